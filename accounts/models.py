@@ -1,0 +1,209 @@
+import zoneinfo
+from decimal import Decimal
+
+from django.contrib.auth.models import (
+    AbstractBaseUser,
+    BaseUserManager,
+    PermissionsMixin,
+)
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+currency_validator = RegexValidator(
+    r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 code such as EUR.")
+)
+country_validator = RegexValidator(
+    r"^[A-Z]{2}$", _("Use a two-letter ISO 3166 code such as ES.")
+)
+
+
+def timezone_validate(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            _("%(value)s is not an IANA time zone."), params={"value": value}
+        )
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Company(TimeStampedModel):
+    """A tenant: a customer company of the cloud phone system."""
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=60, unique=True)
+    billing_email = models.EmailField(_("billing email"))
+    billing_address = models.TextField(_("billing address"), blank=True)
+    country = models.CharField(
+        _("country"), max_length=2, validators=[country_validator]
+    )
+    # ISO 4217; invoices, license prices and rate cards of this company use it.
+    billing_currency = models.CharField(
+        _("billing currency"),
+        max_length=3,
+        default="EUR",
+        validators=[currency_validator],
+    )
+    # Billing months and license days are cut in this zone (PRICING_RULES A5, C7).
+    billing_timezone = models.CharField(
+        _("billing time zone"),
+        max_length=64,
+        default="UTC",
+        validators=[timezone_validate],
+    )
+    # A fraction: 0.21 means 21 %. Applied on the invoice subtotal (D1).
+    tax_rate = models.DecimalField(
+        _("tax rate"),
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+        help_text=_("A fraction: 0.21 means 21 %."),
+    )
+
+    class Meta:
+        verbose_name = _("company")
+        verbose_name_plural = _("companies")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(tax_rate__gte=0) & models.Q(tax_rate__lte=1),
+                name="company_tax_rate_fraction",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:accounts_company_change", args=[self.pk])
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.billing_timezone)
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields["is_staff"] = True
+        extra_fields["is_superuser"] = True
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in with an email address.
+
+    Company users belong to exactly one company. Customer Success staff are
+    ``is_staff`` users without a company, in the "Customer Success" group.
+    """
+
+    class Role(models.TextChoices):
+        COMPANY_ADMIN = "company_admin", _("Company admin")
+        AGENT = "agent", _("Agent")
+
+    email = models.EmailField(_("email address"), unique=True)
+    full_name = models.CharField(_("full name"), max_length=200, blank=True)
+    # Never changes once set: licenses, messages and invoices hang off it.
+    company = models.ForeignKey(
+        Company,
+        verbose_name=_("company"),
+        on_delete=models.PROTECT,
+        related_name="users",
+        null=True,
+        blank=True,
+    )
+    role = models.CharField(
+        _("role"), max_length=20, choices=Role.choices, default=Role.AGENT
+    )
+    is_staff = models.BooleanField(
+        _("staff status"),
+        default=False,
+        help_text=_("Customer Success staff: may log into the admin site."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+
+    objects = UserManager()
+
+    EMAIL_FIELD = "email"
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        ordering = ["email"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(is_staff=True) | models.Q(company__isnull=False),
+                name="user_company_required_unless_staff",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def clean(self):
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return self.get_full_name()
+
+    @property
+    def is_company_admin(self) -> bool:
+        return self.company_id is not None and self.role == self.Role.COMPANY_ADMIN
+
+
+class Team(TimeStampedModel):
+    company = models.ForeignKey(
+        Company,
+        verbose_name=_("company"),
+        on_delete=models.CASCADE,
+        related_name="teams",
+    )
+    name = models.CharField(_("name"), max_length=200)
+    # Only users of the same company; enforced by team_members_validate.
+    members = models.ManyToManyField(
+        User, verbose_name=_("members"), related_name="teams", blank=True
+    )
+
+    class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+        ordering = ["company__name", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "name"], name="team_unique_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.company})"

@@ -1,0 +1,58 @@
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.db.models import Q
+
+from .exceptions import DomainError
+from .models import Company, Team, User
+from .roles import CUSTOMER_SUCCESS_GROUP, CUSTOMER_SUCCESS_PERMISSIONS
+
+
+class ForeignTeamMember(DomainError):
+    code = "foreign_team_member"
+
+
+def customer_success_group_sync() -> Group:
+    """Create or update the Customer Success group with exactly its permissions.
+
+    Permissions of apps that are not installed yet are skipped; the next
+    migrate (post_migrate) adds them.
+    """
+    group, _ = Group.objects.get_or_create(name=CUSTOMER_SUCCESS_GROUP)
+    wanted = Q(pk__in=[])
+    for dotted in CUSTOMER_SUCCESS_PERMISSIONS:
+        app_label, codename = dotted.split(".")
+        wanted |= Q(content_type__app_label=app_label, codename=codename)
+    group.permissions.set(Permission.objects.filter(wanted))
+    return group
+
+
+def team_members_validate(*, team: Team, users) -> None:
+    """Refuse members that belong to another company than the team."""
+    foreign = [u for u in users if u.company_id != team.company_id]
+    if foreign:
+        names = ", ".join(sorted(u.email for u in foreign))
+        raise ForeignTeamMember(
+            f"{names} do not belong to {team.company}; a team holds only its "
+            "company's users."
+        )
+
+
+@transaction.atomic
+def team_members_set(*, team: Team, users) -> Team:
+    users = list(users)
+    team_members_validate(team=team, users=users)
+    team.members.set(users)
+    return team
+
+
+def company_user_create(
+    *,
+    company: Company,
+    email: str,
+    full_name: str = "",
+    role: str = User.Role.AGENT,
+    password: str | None = None,
+) -> User:
+    return User.objects.create_user(
+        email=email, full_name=full_name, company=company, role=role, password=password
+    )

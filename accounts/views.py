@@ -1,0 +1,22 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+
+from licensing.selectors import license_summary, user_holds_license
+
+
+@login_required
+def home(request):
+    """Landing page of a company user: their company, license and where to go next."""
+    user = request.user
+    if user.company_id is None:
+        # Customer Success staff work in the admin site.
+        return redirect("admin:index")
+    from django.utils import timezone
+
+    now = timezone.now()
+    context = {
+        "company": user.company,
+        "holds_license": user_holds_license(user=user, at=now),
+        "summary": license_summary(company=user.company, at=now),
+    }
+    return render(request, "accounts/home.html", context)
