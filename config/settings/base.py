@@ -179,3 +179,19 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# --- WhatsApp Cloud API ---------------------------------------------------
+# Webhook: HMAC key for X-Hub-Signature-256 and the verify token of the handshake.
+WHATSAPP_APP_SECRET = env("WHATSAPP_APP_SECRET", default="demo-app-secret")
+WHATSAPP_VERIFY_TOKEN = env("WHATSAPP_VERIFY_TOKEN", default="demo-verify-token")
+# Meta sends at most 1000 updates and 3 MB per POST.
+WHATSAPP_WEBHOOK_MAX_BYTES = env.int("WHATSAPP_WEBHOOK_MAX_BYTES", default=3 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = WHATSAPP_WEBHOOK_MAX_BYTES
+# Sending: "sandbox" (no network; emits realistic statuses) or "cloud_api".
+WHATSAPP_TRANSPORT = env("WHATSAPP_TRANSPORT", default="sandbox")
+WHATSAPP_API_BASE_URL = env("WHATSAPP_API_BASE_URL", default="https://graph.facebook.com")
+WHATSAPP_API_VERSION = env("WHATSAPP_API_VERSION", default="v23.0")
+WHATSAPP_ACCESS_TOKEN = env("WHATSAPP_ACCESS_TOKEN", default="")
+WHATSAPP_API_TIMEOUT = env.float("WHATSAPP_API_TIMEOUT", default=10.0)
+# Sandbox: emit sent/delivered/read statuses for each accepted message.
+WHATSAPP_SANDBOX_EMIT_STATUSES = env.bool("WHATSAPP_SANDBOX_EMIT_STATUSES", default=True)
