@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.locks import company_lock
 from accounts.models import Company, Team, User
 
 from . import rules
@@ -20,11 +21,6 @@ from .exceptions import (
 )
 from .models import LicenseAssignment, LicenseCountChange, LicensePrice
 from .selectors import active_assignments, license_count_history, user_holds_license
-
-
-def _company_lock(company: Company) -> Company:
-    """Lock the company's row: every seat decision for it is serialised here."""
-    return Company.objects.select_for_update().get(pk=company.pk)
 
 
 def _effective_at_validate(effective_at: datetime | None, now: datetime) -> datetime:
@@ -55,7 +51,7 @@ def license_count_set(
         )
     now = timezone.now()
     effective_at = _effective_at_validate(effective_at, now)
-    company = _company_lock(company)
+    company = company_lock(company)
     history = license_count_history(company=company)
     history.append((effective_at, quantity))
     limit = rules.seat_limit_from(history, at=now)
@@ -102,7 +98,7 @@ def license_price_set(
     now = timezone.now()
     effective_at = _effective_at_validate(effective_at, now)
     if company is not None:
-        _company_lock(company)
+        company_lock(company)
     return LicensePrice.objects.create(
         company=company,
         currency=currency,
@@ -144,7 +140,7 @@ def license_assign(*, company: Company, users, actor: User | None) -> Assignment
             "Nothing was assigned."
         )
     now = timezone.now()
-    company = _company_lock(company)
+    company = company_lock(company)
     holders = set(active_assignments(company=company).values_list("user_id", flat=True))
     result = AssignmentResult()
     seen: set[int] = set()
@@ -196,7 +192,7 @@ def license_revoke(*, company: Company, users, actor: User | None) -> Assignment
             f"{', '.join(foreign)} not in {company}. Nothing was revoked."
         )
     now = timezone.now()
-    company = _company_lock(company)
+    company = company_lock(company)
     active = {
         a.user_id: a
         for a in active_assignments(company=company).filter(

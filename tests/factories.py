@@ -92,3 +92,67 @@ class LicenseAssignmentFactory(DjangoModelFactory[LicenseAssignment]):
     user = factory.SubFactory(UserFactory)
     company = factory.LazyAttribute(lambda o: o.user.company)
     assigned_at = factory.LazyFunction(timezone.now)
+
+
+# --- messaging -------------------------------------------------------------
+from messaging.models import (  # noqa: E402
+    BusinessNumber,
+    Contact,
+    Conversation,
+    MessageTemplate,
+)
+
+
+class BusinessNumberFactory(DjangoModelFactory[BusinessNumber]):
+    class Meta:
+        model = BusinessNumber
+
+    company = factory.SubFactory(CompanyFactory)
+    phone_number_id = factory.Sequence(lambda n: f"10654035224{n:04d}")
+    display_phone_number = factory.Sequence(lambda n: f"1555078{n:04d}")
+    waba_id = "102290129340398"
+
+
+class ContactFactory(DjangoModelFactory[Contact]):
+    class Meta:
+        model = Contact
+
+    company = factory.SubFactory(CompanyFactory)
+    wa_id = factory.Sequence(lambda n: f"3461234{n:04d}")
+    profile_name = factory.Sequence(lambda n: f"Contact {n}")
+    country = "ES"
+
+
+class ConversationFactory(DjangoModelFactory[Conversation]):
+    class Meta:
+        model = Conversation
+
+    business_number = factory.SubFactory(BusinessNumberFactory)
+    company = factory.LazyAttribute(lambda o: o.business_number.company)
+    contact = factory.LazyAttribute(
+        lambda o: ContactFactory(company=o.business_number.company)
+    )
+
+
+class MessageTemplateFactory(DjangoModelFactory[MessageTemplate]):
+    class Meta:
+        model = MessageTemplate
+
+    company = factory.SubFactory(CompanyFactory)
+    name = factory.Sequence(lambda n: f"template_{n}")
+    language = "en_US"
+    category = MessageTemplate.Category.UTILITY
+    status = MessageTemplate.Status.APPROVED
+    body = "Hello {{1}}, your order {{2}} has shipped."
+
+
+def licensed_user(company, **kwargs) -> User:
+    """Return a user of ``company`` holding a license (buying one more seat for it)."""
+    from licensing.selectors import license_summary
+    from licensing.services import license_assign, license_count_set
+
+    user = UserFactory(company=company, **kwargs)
+    purchased = license_summary(company=company).purchased
+    license_count_set(company=company, quantity=purchased + 1, actor=None)
+    license_assign(company=company, users=[user], actor=None)
+    return user

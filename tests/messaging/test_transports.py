@@ -44,12 +44,13 @@ from messaging.transports import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# The spec lives next to the repository (README: ../shared); override for other layouts.
+# Meta's spec (MIT licensed) is vendored with its licence; override to test another.
 SPEC_PATH = Path(
     os.environ.get(
         "WHATSAPP_OPENAPI_SPEC",
-        REPO_ROOT.parent
-        / "shared"
+        REPO_ROOT
+        / "tests"
+        / "fixtures"
         / "meta-openapi"
         / "business-messaging-api_v23.0.yaml",
     )

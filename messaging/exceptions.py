@@ -1,0 +1,21 @@
+from accounts.exceptions import DomainError
+
+
+class InvalidSignature(DomainError):
+    code = "invalid_signature"
+
+
+class MalformedPayload(DomainError):
+    code = "malformed_payload"
+
+
+class WindowClosed(DomainError):
+    code = "window_closed"
+
+
+class TemplateNotSendable(DomainError):
+    code = "template_not_sendable"
+
+
+class InvalidMessage(DomainError):
+    code = "invalid_message"

@@ -1,0 +1,354 @@
+"""WhatsApp facts: numbers, contacts, conversations, messages, status events and
+raw webhook deliveries.
+
+Facts (messages keyed by ``wamid``, status events keyed by ``(wamid, status)``,
+raw deliveries keyed by their body hash) are append-only. A message's status
+timestamps and a conversation's ``last_inbound_at`` are derived from the facts
+and can be recomputed at any time (see messaging/rules.py).
+"""
+
+import re
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Company, TimeStampedModel
+
+PLACEHOLDER_RE = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+
+
+class BusinessNumber(TimeStampedModel):
+    """One WhatsApp business phone number of a company."""
+
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="business_numbers"
+    )
+    # The Cloud API's id of the number; webhooks name it in metadata.phone_number_id.
+    phone_number_id = models.CharField(_("phone number id"), max_length=64, unique=True)
+    display_phone_number = models.CharField(_("display number"), max_length=32)
+    waba_id = models.CharField(
+        _("WhatsApp business account id"), max_length=64, blank=True
+    )
+    label = models.CharField(_("label"), max_length=100, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("business number")
+        verbose_name_plural = _("business numbers")
+        ordering = ["company__name", "display_phone_number"]
+
+    def __str__(self) -> str:
+        return f"+{self.display_phone_number}" + (
+            f" ({self.label})" if self.label else ""
+        )
+
+
+class Contact(TimeStampedModel):
+    """An end customer on WhatsApp, as seen by one company."""
+
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="contacts"
+    )
+    # The contact's WhatsApp id: their phone number in international digits.
+    wa_id = models.CharField(_("WhatsApp id"), max_length=32)
+    profile_name = models.CharField(_("profile name"), max_length=200, blank=True)
+    # ISO 3166 region derived from wa_id with phonenumbers; empty when unknown.
+    country = models.CharField(_("country"), max_length=2, blank=True)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["company", "wa_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "wa_id"], name="contact_unique_wa_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.profile_name or f"+{self.wa_id}"
+
+    @property
+    def masked_number(self) -> str:
+        """Return the number with its middle digits hidden, e.g. +34 6•••••12."""
+        digits = self.wa_id
+        if len(digits) <= 5:
+            return "+" + digits
+        return f"+{digits[:3]}{'•' * (len(digits) - 5)}{digits[-2:]}"
+
+
+class Conversation(TimeStampedModel):
+    """All messages between one business number and one contact."""
+
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="conversations"
+    )
+    business_number = models.ForeignKey(
+        BusinessNumber, on_delete=models.PROTECT, related_name="conversations"
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="conversations"
+    )
+    # Derived: the latest provider timestamp of an inbound message (B1). Only moves
+    # forward; never the time a webhook happened to arrive.
+    last_inbound_at = models.DateTimeField(
+        _("last inbound message"), null=True, blank=True
+    )
+    # Derived: the latest message either way, for ordering the inbox.
+    last_message_at = models.DateTimeField(_("last message"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        ordering = ["-last_message_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business_number", "contact"], name="conversation_unique_pair"
+            ),
+        ]
+        indexes = [models.Index(fields=["company", "-last_message_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.contact} ↔ {self.business_number}"
+
+
+class MessageTemplate(TimeStampedModel):
+    class Category(models.TextChoices):
+        MARKETING = "marketing", _("Marketing")
+        UTILITY = "utility", _("Utility")
+        AUTHENTICATION = "authentication", _("Authentication")
+
+    class Status(models.TextChoices):
+        APPROVED = "approved", _("Approved")
+        PENDING = "pending", _("Pending")
+        REJECTED = "rejected", _("Rejected")
+        PAUSED = "paused", _("Paused")
+
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="templates"
+    )
+    name = models.CharField(_("name"), max_length=512)
+    language = models.CharField(_("language"), max_length=15, default="en_US")
+    category = models.CharField(_("category"), max_length=20, choices=Category.choices)
+    status = models.CharField(
+        _("approval status"),
+        max_length=20,
+        choices=Status.choices,
+        default=Status.PENDING,
+    )
+    # Body text with {{1}}, {{2}}… placeholders, as approved by Meta.
+    body = models.TextField(_("body"))
+
+    class Meta:
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+        ordering = ["company", "name", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "name", "language"],
+                name="messagetemplate_unique_name",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language}, {self.get_category_display()})"
+
+    @property
+    def placeholder_count(self) -> int:
+        numbers = {int(n) for n in PLACEHOLDER_RE.findall(self.body)}
+        return max(numbers, default=0)
+
+
+class WebhookDelivery(models.Model):
+    """One POST from the provider, stored raw before anything is parsed."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        PROCESSED = "processed", _("Processed")
+        UNMATCHED = "unmatched", _("Processed, with unknown numbers kept")
+        FAILED = "failed", _("Failed")
+
+    received_at = models.DateTimeField(
+        _("received at"), default=timezone.now, db_index=True
+    )
+    # The exact bytes that were signed, decoded as UTF-8 (JSON is UTF-8).
+    body = models.TextField(_("raw body"))
+    # A provider retry of the same POST has the same hash and is not processed twice.
+    body_sha256 = models.CharField(max_length=64, unique=True)
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=Status.choices,
+        default=Status.RECEIVED,
+        db_index=True,
+    )
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(_("processing error"), blank=True)
+    # Counts and flags of the last processing, e.g. unknown phone_number_ids.
+    result = models.JSONField(_("processing result"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Delivery {self.pk} ({self.get_status_display()})"
+
+
+class Message(models.Model):
+    class Direction(models.TextChoices):
+        INBOUND = "in", _("Inbound")
+        OUTBOUND = "out", _("Outbound")
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")  # inbound
+        ACCEPTED = "accepted", _("Accepted")  # outbound, provider took it
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        READ = "read", _("Read")
+        FAILED = "failed", _("Failed")
+
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="messages"
+    )
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.PROTECT, related_name="messages"
+    )
+    direction = models.CharField(
+        _("direction"), max_length=3, choices=Direction.choices
+    )
+    # The Cloud API message type: text, image, template, reaction, ...
+    type = models.CharField(_("type"), max_length=32)
+    # Text, or a readable summary of a non-text message ("📍 Location: …").
+    body = models.TextField(_("body"), blank=True)
+    template = models.ForeignKey(
+        MessageTemplate,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        null=True,
+        blank=True,
+    )
+    # The template's category when it was sent; later re-categorisation of the
+    # template does not change what this message was (C2-C4).
+    template_category = models.CharField(
+        _("template category"),
+        max_length=20,
+        choices=MessageTemplate.Category.choices,
+        blank=True,
+    )
+    template_params = models.JSONField(default=list, blank=True)
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="sent_messages",
+        null=True,
+        blank=True,
+    )
+    # The provider's id; unique, so a replayed inbound message is stored once.
+    wamid = models.CharField(_("WhatsApp message id"), max_length=255, unique=True)
+    # Inbound: the provider's event time (B1). Outbound: when the provider accepted it.
+    provider_timestamp = models.DateTimeField(_("timestamp"))
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices)
+    # Derived from status events (C1): delivered_at is the delivered instant, or the
+    # read instant when "delivered" never came. Billing reads only this.
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.IntegerField(null=True, blank=True)
+    error_title = models.CharField(max_length=300, blank=True)
+    # The provider's pricing object from the latest status that carried one.
+    pricing = models.JSONField(null=True, blank=True)
+    # Inbound click-to-WhatsApp ad referral, kept as received.
+    referral = models.JSONField(null=True, blank=True)
+    # A client-supplied key: a double submit with the same key sends once.
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    raw = models.JSONField(_("raw message object"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["provider_timestamp", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="message_unique_idempotency_key",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(direction="out") | models.Q(template__isnull=True),
+                name="message_inbound_has_no_template",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["conversation", "direction", "provider_timestamp"],
+                name="message_window_idx",
+            ),
+            models.Index(fields=["conversation", "provider_timestamp"]),
+            models.Index(fields=["company", "delivered_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.type} {self.wamid[:24]}"
+
+    @property
+    def is_template(self) -> bool:
+        return self.template_id is not None
+
+
+class MessageStatusEvent(models.Model):
+    """One status webhook for one message, as the provider sent it (a fact).
+
+    Unique per (wamid, status): duplicates change nothing. ``message`` is empty
+    while the wamid is unknown and is linked when the message appears.
+    """
+
+    wamid = models.CharField(max_length=255)
+    status = models.CharField(max_length=12)
+    timestamp = models.DateTimeField(_("provider timestamp"))
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.PROTECT,
+        related_name="status_events",
+        null=True,
+        blank=True,
+    )
+    delivery = models.ForeignKey(
+        WebhookDelivery,
+        on_delete=models.PROTECT,
+        related_name="status_events",
+        null=True,
+        blank=True,
+    )
+    recipient_id = models.CharField(max_length=32, blank=True)
+    error_code = models.IntegerField(null=True, blank=True)
+    error_title = models.CharField(max_length=300, blank=True)
+    pricing = models.JSONField(null=True, blank=True)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("message status event")
+        verbose_name_plural = _("message status events")
+        ordering = ["timestamp", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["wamid", "status"], name="statusevent_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["wamid"],
+                condition=models.Q(message__isnull=True),
+                name="statusevent_orphan_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.wamid[:24]}"

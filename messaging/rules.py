@@ -1,0 +1,145 @@
+"""Customer service window (B1-B3) and delivery status (C1) rules of
+shared/PRICING_RULES.md, as pure functions: no ORM, no clock."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
+
+# --- B1-B3: the window ----------------------------------------------------
+
+
+def window_is_open(*, last_inbound_at: datetime | None, at: datetime) -> bool:
+    """B1: open at ``at`` when an inbound message has ``t_in <= at < t_in + 24h``.
+
+    ``last_inbound_at`` is the latest inbound provider timestamp at or before
+    ``at``. The window is closed at exactly 24 hours.
+    """
+    if last_inbound_at is None or last_inbound_at > at:
+        return False
+    return at < last_inbound_at + CUSTOMER_SERVICE_WINDOW
+
+
+def window_closes_at(*, last_inbound_at: datetime | None) -> datetime | None:
+    """Return the first instant at which the window is closed again."""
+    if last_inbound_at is None:
+        return None
+    return last_inbound_at + CUSTOMER_SERVICE_WINDOW
+
+
+def opens_window(*, direction: str) -> bool:
+    """B2: only inbound messages open or refresh a window."""
+    return direction == "in"
+
+
+class SendRefusal:
+    """Why a send is refused (B3 and template rules); values are stable codes."""
+
+    WINDOW_CLOSED = "window_closed"
+    TEMPLATE_NOT_APPROVED = "template_not_approved"
+    TEMPLATE_OTHER_COMPANY = "template_other_company"
+    TEMPLATE_PARAMS = "template_params"
+    EMPTY_TEXT = "empty_text"
+
+
+def send_refusal(
+    *,
+    is_template: bool,
+    window_open: bool,
+    text: str = "",
+    template_approved: bool = False,
+    template_same_company: bool = True,
+    placeholders: int = 0,
+    params_given: int = 0,
+) -> str | None:
+    """B3: return why this message may not be sent now, or None when it may.
+
+    While the window is open any message may be sent; while it is closed only
+    approved templates.
+    """
+    if is_template:
+        if not template_same_company:
+            return SendRefusal.TEMPLATE_OTHER_COMPANY
+        if not template_approved:
+            return SendRefusal.TEMPLATE_NOT_APPROVED
+        if placeholders != params_given:
+            return SendRefusal.TEMPLATE_PARAMS
+        return None
+    if not text.strip():
+        return SendRefusal.EMPTY_TEXT
+    if not window_open:
+        return SendRefusal.WINDOW_CLOSED
+    return None
+
+
+# --- C1: delivery status --------------------------------------------------
+
+STATUS_SENT = "sent"
+STATUS_DELIVERED = "delivered"
+STATUS_READ = "read"
+STATUS_FAILED = "failed"
+KNOWN_STATUSES = (STATUS_SENT, STATUS_DELIVERED, STATUS_READ, STATUS_FAILED)
+
+# A message's status only moves forward along this order.
+_PROGRESS = {
+    "accepted": 0,
+    STATUS_SENT: 1,
+    STATUS_FAILED: 2,
+    STATUS_DELIVERED: 3,
+    STATUS_READ: 4,
+}
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    status: str
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    read_at: datetime | None
+    failed_at: datetime | None
+
+
+def delivery_state(events: Iterable[tuple[str, datetime]]) -> DeliveryState:
+    """C1: derive an outbound message's state from its status events, in any order.
+
+    - ``delivered_at`` is the delivered instant, or the read instant when
+      ``delivered`` never arrived (read implies delivered);
+    - ``failed`` never undoes a delivery: a delivered message stays delivered;
+    - the status never moves backwards; duplicates change nothing.
+    """
+    first: dict[str, datetime] = {}
+    for status, at in events:
+        if status in _PROGRESS and (status not in first or at < first[status]):
+            first[status] = at
+    delivered_at = first.get(STATUS_DELIVERED) or first.get(STATUS_READ)
+    status = "accepted"
+    for candidate in first:
+        if _PROGRESS[candidate] > _PROGRESS[status]:
+            status = candidate
+    return DeliveryState(
+        status=status,
+        sent_at=first.get(STATUS_SENT),
+        delivered_at=delivered_at,
+        read_at=first.get(STATUS_READ),
+        failed_at=first.get(STATUS_FAILED),
+    )
+
+
+def is_delivered(*, delivered_at: datetime | None) -> bool:
+    """C1: a message counts as delivered (and chargeable) once delivered_at is set."""
+    return delivered_at is not None
+
+
+# --- Contacts -------------------------------------------------------------
+
+
+def country_of(wa_id: str) -> str:
+    """Return the ISO 3166 region of a WhatsApp id (international digits), or ""."""
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse("+" + wa_id, None)
+    except phonenumbers.NumberParseException:
+        return ""
+    return phonenumbers.region_code_for_number(number) or ""

@@ -1,0 +1,475 @@
+"""Messaging writes: webhook intake and processing, status derivation, sending.
+
+Every send path (web page, JSON API, admin, demo) calls ``message_send``; every
+webhook (real or sandbox) goes through ``webhook_receive``.
+"""
+
+import hashlib
+import json
+import logging
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from accounts.models import User
+from licensing.services import send_permission_check
+
+from . import rules
+from .exceptions import (
+    InvalidMessage,
+    InvalidSignature,
+    MalformedPayload,
+    TemplateNotSendable,
+    WindowClosed,
+)
+from .models import (
+    PLACEHOLDER_RE,
+    BusinessNumber,
+    Contact,
+    Conversation,
+    Message,
+    MessageStatusEvent,
+    MessageTemplate,
+    WebhookDelivery,
+)
+from .selectors import last_inbound_at
+from .webhooks import (
+    Change,
+    PayloadError,
+    StatusUpdate,
+    parse_payload,
+    signature_is_valid,
+)
+
+logger = logging.getLogger(__name__)
+
+# --- Webhook intake -------------------------------------------------------
+
+
+def _decode(body: bytes):
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedPayload("The body is not valid JSON.") from exc
+
+
+def webhook_receive(
+    *, body: bytes, signature: str | None
+) -> tuple[WebhookDelivery, bool]:
+    """Verify, validate and store one webhook POST, then process it after commit.
+
+    Raises InvalidSignature or MalformedPayload and stores nothing when the body
+    is not a correctly signed WhatsApp payload. A repeated body (provider retry)
+    is stored once; it is processed again only if its processing failed.
+    """
+    if not signature_is_valid(
+        body=body, header=signature, secret=settings.WHATSAPP_APP_SECRET
+    ):
+        raise InvalidSignature("Missing or wrong X-Hub-Signature-256.")
+    try:
+        parse_payload(_decode(body))
+    except PayloadError as exc:
+        raise MalformedPayload(f"Not a WhatsApp webhook payload: {exc}.") from exc
+    digest = hashlib.sha256(body).hexdigest()
+    with transaction.atomic():
+        delivery, created = WebhookDelivery.objects.get_or_create(
+            body_sha256=digest, defaults={"body": body.decode("utf-8")}
+        )
+        if created or delivery.status in (
+            WebhookDelivery.Status.RECEIVED,
+            WebhookDelivery.Status.FAILED,
+        ):
+            from .tasks import delivery_process_task
+
+            pk = delivery.pk
+            transaction.on_commit(lambda: delivery_process_task.delay(pk))
+    return delivery, created
+
+
+def delivery_process(*, delivery_id: int) -> WebhookDelivery:
+    """Record every message and status of a stored delivery; safe to re-run."""
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+            parsed = parse_payload(json.loads(delivery.body))
+            ids = {c.phone_number_id for c in parsed.changes}
+            numbers = {
+                n.phone_number_id: n
+                for n in BusinessNumber.objects.filter(phone_number_id__in=ids)
+            }
+            unknown: set[str] = set()
+            counts = {"messages": 0, "statuses": 0}
+            orphans: set[str] = set()
+            for change in parsed.changes:
+                number = numbers.get(change.phone_number_id)
+                if number is None:
+                    unknown.add(change.phone_number_id)
+                    continue
+                counts["messages"] += inbound_messages_record(
+                    number=number, change=change
+                )
+                counts["statuses"] += len(change.statuses)
+                orphans |= status_updates_record(
+                    number=number, statuses=change.statuses, delivery=delivery
+                )
+            delivery.result = {
+                **counts,
+                "unknown_phone_number_ids": sorted(unknown),
+                "ignored_fields": parsed.ignored_fields,
+                "unknown_wamids": len(orphans),
+            }
+            delivery.status = (
+                WebhookDelivery.Status.UNMATCHED
+                if unknown
+                else WebhookDelivery.Status.PROCESSED
+            )
+            delivery.processed_at = timezone.now()
+            delivery.attempts = F("attempts") + 1
+            delivery.error = ""
+            delivery.save()
+            if orphans:
+                transaction.on_commit(
+                    lambda: status_orphans_link(wamids=sorted(orphans))
+                )
+    except Exception as exc:
+        WebhookDelivery.objects.filter(pk=delivery_id).update(
+            status=WebhookDelivery.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            attempts=F("attempts") + 1,
+        )
+        raise
+    delivery.refresh_from_db()
+    return delivery
+
+
+def inbound_messages_record(*, number: BusinessNumber, change: Change) -> int:
+    """Store inbound messages (once per wamid) and open or refresh windows (B1)."""
+    if not change.messages:
+        return 0
+    company_id = number.company_id
+    contacts: dict[str, Contact] = {}
+    for wa_id in sorted({m.from_wa_id for m in change.messages}):
+        profile = change.profiles.get(wa_id, "")
+        contact, created = Contact.objects.get_or_create(
+            company_id=company_id,
+            wa_id=wa_id,
+            defaults={"profile_name": profile, "country": rules.country_of(wa_id)},
+        )
+        if not created and profile and contact.profile_name != profile:
+            contact.profile_name = profile
+            contact.save(update_fields=["profile_name", "updated_at"])
+        contacts[wa_id] = contact
+    conversations: dict[str, Conversation] = {}
+    for wa_id, contact in contacts.items():
+        conversations[wa_id], _ = Conversation.objects.get_or_create(
+            business_number=number, contact=contact, defaults={"company_id": company_id}
+        )
+    Message.objects.bulk_create(
+        [
+            Message(
+                company_id=company_id,
+                conversation=conversations[m.from_wa_id],
+                direction=Message.Direction.INBOUND,
+                type=m.type,
+                body=m.summary,
+                wamid=m.wamid,
+                provider_timestamp=m.timestamp,
+                status=Message.Status.RECEIVED,
+                referral=m.referral,
+                raw=m.raw,
+            )
+            for m in change.messages
+        ],
+        ignore_conflicts=True,
+    )
+    latest: dict[int, datetime] = {}
+    for m in change.messages:
+        conv = conversations[m.from_wa_id]
+        if rules.opens_window(direction="in"):
+            latest[conv.pk] = max(latest.get(conv.pk, m.timestamp), m.timestamp)
+    for conv_pk, ts in latest.items():
+        # Only moves forward, whatever order the webhooks arrive in (B1).
+        Conversation.objects.filter(pk=conv_pk).update(
+            last_inbound_at=Greatest(Coalesce("last_inbound_at", ts), ts),
+            last_message_at=Greatest(Coalesce("last_message_at", ts), ts),
+        )
+    return len(change.messages)
+
+
+def status_updates_record(
+    *,
+    number: BusinessNumber,
+    statuses: list[StatusUpdate],
+    delivery: WebhookDelivery | None,
+) -> set[str]:
+    """Store status events once per (wamid, status) and re-derive the messages (C1).
+
+    Returns the wamids not known yet; their events are kept and applied when
+    the message appears.
+    """
+    if not statuses:
+        return set()
+    wamids = sorted({s.wamid for s in statuses})
+    # Lock the messages first so concurrent status batches serialise per message.
+    messages = list(
+        Message.objects.select_for_update()
+        .filter(wamid__in=wamids, company_id=number.company_id)
+        .order_by("pk")
+    )
+    by_wamid = {m.wamid: m for m in messages}
+    MessageStatusEvent.objects.bulk_create(
+        [
+            MessageStatusEvent(
+                wamid=s.wamid,
+                status=s.status[:12],
+                timestamp=s.timestamp,
+                message=by_wamid.get(s.wamid),
+                delivery=delivery,
+                recipient_id=s.recipient_id[:32],
+                error_code=s.error_code,
+                error_title=s.error_title,
+                pricing=s.pricing,
+                payload=s.raw,
+            )
+            for s in statuses
+        ],
+        ignore_conflicts=True,
+    )
+    message_delivery_refresh(messages=messages)
+    return set(wamids) - set(by_wamid)
+
+
+def message_delivery_refresh(*, messages: list[Message]) -> None:
+    """Re-derive status, timestamps, error and pricing from the events (C1).
+
+    Callers hold a lock on the messages. Idempotent: the result depends only on
+    the set of events, not on their order or on how often this runs.
+    """
+    if not messages:
+        return
+    wamids = [m.wamid for m in messages]
+    MessageStatusEvent.objects.filter(wamid__in=wamids, message__isnull=True).update(
+        message_id=Subquery(
+            Message.objects.filter(wamid=OuterRef("wamid")).values("pk")[:1]
+        )
+    )
+    events: dict[str, list[MessageStatusEvent]] = {}
+    for event in MessageStatusEvent.objects.filter(wamid__in=wamids).order_by(
+        "timestamp", "pk"
+    ):
+        events.setdefault(event.wamid, []).append(event)
+    fields = [
+        "status",
+        "sent_at",
+        "delivered_at",
+        "read_at",
+        "failed_at",
+        "error_code",
+        "error_title",
+        "pricing",
+    ]
+    changed = []
+    for message in messages:
+        own = events.get(message.wamid, [])
+        if not own:
+            continue
+        state = rules.delivery_state((e.status, e.timestamp) for e in own)
+        failed = next((e for e in own if e.status == rules.STATUS_FAILED), None)
+        priced = [e.pricing for e in own if e.pricing]
+        new = {
+            "status": state.status,
+            "sent_at": state.sent_at,
+            "delivered_at": state.delivered_at,
+            "read_at": state.read_at,
+            "failed_at": state.failed_at,
+            "error_code": failed.error_code if failed else None,
+            "error_title": failed.error_title if failed else "",
+            "pricing": priced[-1] if priced else message.pricing,
+        }
+        if any(getattr(message, f) != v for f, v in new.items()):
+            for f, v in new.items():
+                setattr(message, f, v)
+            changed.append(message)
+    if changed:
+        Message.objects.bulk_update(changed, fields)
+
+
+def status_orphans_link(*, wamids: list[str]) -> int:
+    """Apply status events that arrived before their message; returns messages fixed."""
+    with transaction.atomic():
+        messages = list(
+            Message.objects.select_for_update().filter(wamid__in=wamids).order_by("pk")
+        )
+        orphaned = set(
+            MessageStatusEvent.objects.filter(
+                wamid__in=[m.wamid for m in messages], message__isnull=True
+            ).values_list("wamid", flat=True)
+        )
+        todo = [m for m in messages if m.wamid in orphaned]
+        message_delivery_refresh(messages=todo)
+    return len(todo)
+
+
+def delivery_reprocess(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Process a stored delivery again (e.g. after adding its business number)."""
+    return delivery_process(delivery_id=delivery.pk)
+
+
+# --- Sending --------------------------------------------------------------
+
+
+def template_render(*, template: MessageTemplate, params: list[str]) -> str:
+    return PLACEHOLDER_RE.sub(
+        lambda m: (
+            params[int(m.group(1)) - 1]
+            if int(m.group(1)) <= len(params)
+            else m.group(0)
+        ),
+        template.body,
+    )
+
+
+def _refusal_error(
+    refusal: str, *, closes_at: datetime | None, template=None, params=None
+):
+    if refusal == rules.SendRefusal.WINDOW_CLOSED:
+        if closes_at is None:
+            when = "was never opened: the contact has not written to this number"
+        else:
+            when = f"closed at {closes_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        return WindowClosed(
+            f"The 24-hour customer service window {when}. Free-form messages need an "
+            "open window; send an approved template instead.",
+            closes_at=closes_at,
+        )
+    if refusal == rules.SendRefusal.TEMPLATE_NOT_APPROVED:
+        return TemplateNotSendable(
+            f"Template {template.name} is {template.get_status_display().lower()}; only "
+            "approved templates can be sent."
+        )
+    if refusal == rules.SendRefusal.TEMPLATE_OTHER_COMPANY:
+        return TemplateNotSendable("This template belongs to another company.")
+    if refusal == rules.SendRefusal.TEMPLATE_PARAMS:
+        return TemplateNotSendable(
+            f"Template {template.name} needs {template.placeholder_count} value(s) for "
+            f"its placeholders, {len(params or [])} given."
+        )
+    return InvalidMessage("A message needs some text.")
+
+
+def message_send(
+    *,
+    sender: User,
+    conversation: Conversation,
+    text: str = "",
+    template: MessageTemplate | None = None,
+    params: list[str] | None = None,
+    idempotency_key: str | None = None,
+) -> Message:
+    """Send one message through the configured transport and record it.
+
+    Checks, in order: the sender holds a license now (A4), what may be sent
+    given the window (B3) and the template's state. A refusal raises a
+    DomainError and nothing is sent or recorded. With ``idempotency_key`` a
+    repeated call returns the first message instead of sending again.
+    """
+    from .transports import get_transport
+
+    params = [str(p) for p in (params or [])]
+    if text and template is not None:
+        raise InvalidMessage("Send either text or a template, not both.")
+    with transaction.atomic():
+        # One sender at a time per conversation: double submits and the window
+        # check see each other.
+        conversation = (
+            Conversation.objects.select_for_update()
+            .select_related("business_number", "contact", "company")
+            .get(pk=conversation.pk)
+        )
+        if idempotency_key:
+            existing = Message.objects.filter(
+                company_id=conversation.company_id, idempotency_key=idempotency_key
+            ).first()
+            if existing is not None:
+                if existing.conversation_id != conversation.pk:
+                    raise InvalidMessage(
+                        "This idempotency key was used for another conversation."
+                    )
+                return existing
+        at = timezone.now()
+        send_permission_check(user=sender, company=conversation.company, at=at)
+        if not conversation.business_number.is_active:
+            raise InvalidMessage(
+                f"Business number {conversation.business_number} is inactive."
+            )
+        latest_in = last_inbound_at(conversation=conversation, at=at)
+        window_open = rules.window_is_open(last_inbound_at=latest_in, at=at)
+        refusal = rules.send_refusal(
+            is_template=template is not None,
+            window_open=window_open,
+            text=text,
+            template_approved=template is not None
+            and template.status == MessageTemplate.Status.APPROVED,
+            template_same_company=template is None
+            or template.company_id == conversation.company_id,
+            placeholders=template.placeholder_count if template else 0,
+            params_given=len(params),
+        )
+        if refusal:
+            raise _refusal_error(
+                refusal,
+                closes_at=rules.window_closes_at(last_inbound_at=latest_in),
+                template=template,
+                params=params,
+            )
+        from .payloads import template_payload, text_payload
+
+        to = conversation.contact.wa_id
+        if template is not None:
+            payload = template_payload(
+                to=to,
+                name=template.name,
+                language=template.language,
+                body_params=params,
+            )
+            body = template_render(template=template, params=params)
+        else:
+            payload = text_payload(to=to, body=text)
+            body = text
+        result = get_transport().send(
+            phone_number_id=conversation.business_number.phone_number_id,
+            payload=payload,
+        )
+        message = Message.objects.create(
+            company_id=conversation.company_id,
+            conversation=conversation,
+            direction=Message.Direction.OUTBOUND,
+            type="template" if template is not None else "text",
+            body=body,
+            template=template,
+            template_category=template.category if template is not None else "",
+            template_params=params,
+            sender=sender,
+            wamid=result.wamid,
+            provider_timestamp=at,
+            status=Message.Status.ACCEPTED,
+            idempotency_key=idempotency_key or None,
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(
+            last_message_at=Greatest(Coalesce("last_message_at", at), at)
+        )
+        message_delivery_refresh(messages=[message])
+        wamid, pk = message.wamid, message.pk
+        transaction.on_commit(lambda: status_orphans_link(wamids=[wamid]))
+        if (
+            settings.WHATSAPP_TRANSPORT == "sandbox"
+            and settings.WHATSAPP_SANDBOX_EMIT_STATUSES
+        ):
+            from .tasks import sandbox_statuses_emit_task
+
+            transaction.on_commit(lambda: sandbox_statuses_emit_task.delay(pk))
+    return message

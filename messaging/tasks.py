@@ -1,0 +1,22 @@
+from celery import shared_task
+from django.db import DatabaseError
+
+from . import sandbox, services
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(DatabaseError,),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    max_retries=10,
+    acks_late=True,
+)
+def delivery_process_task(self, delivery_id: int) -> dict:
+    delivery = services.delivery_process(delivery_id=delivery_id)
+    return {"delivery": delivery.pk, "status": delivery.status}
+
+
+@shared_task
+def sandbox_statuses_emit_task(message_id: int) -> None:
+    sandbox.sandbox_statuses_emit(message_id=message_id)
