@@ -8,6 +8,7 @@ broker with real workers and beat.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -137,7 +138,21 @@ CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULE = {}
+CELERY_BEAT_SCHEDULE = {
+    # Every hour at :15 on the 1st and 2nd of the month: compute the drafts of every
+    # company whose month has ended in its billing time zone (UTC-12 … UTC+14).
+    "compute-monthly-invoices": {
+        "task": "billing.tasks.billing_month_run_task",
+        "schedule": crontab(minute=15, hour="*", day_of_month="1,2"),
+    },
+    # Every day at 03:30 UTC: finalize drafts whose grace period has passed.
+    "finalize-due-invoices": {
+        "task": "billing.tasks.invoices_finalize_due_task",
+        "schedule": crontab(minute=30, hour=3),
+    },
+}
+# Drafts wait this long after their month ends, so late webhooks still land on them.
+BILLING_FINALIZE_GRACE_DAYS = env.int("BILLING_FINALIZE_GRACE_DAYS", default=3)
 
 # --- Cache ----------------------------------------------------------------
 if REDIS_URL:
@@ -185,13 +200,19 @@ LOGGING = {
 WHATSAPP_APP_SECRET = env("WHATSAPP_APP_SECRET", default="demo-app-secret")
 WHATSAPP_VERIFY_TOKEN = env("WHATSAPP_VERIFY_TOKEN", default="demo-verify-token")
 # Meta sends at most 1000 updates and 3 MB per POST.
-WHATSAPP_WEBHOOK_MAX_BYTES = env.int("WHATSAPP_WEBHOOK_MAX_BYTES", default=3 * 1024 * 1024)
+WHATSAPP_WEBHOOK_MAX_BYTES = env.int(
+    "WHATSAPP_WEBHOOK_MAX_BYTES", default=3 * 1024 * 1024
+)
 DATA_UPLOAD_MAX_MEMORY_SIZE = WHATSAPP_WEBHOOK_MAX_BYTES
 # Sending: "sandbox" (no network; emits realistic statuses) or "cloud_api".
 WHATSAPP_TRANSPORT = env("WHATSAPP_TRANSPORT", default="sandbox")
-WHATSAPP_API_BASE_URL = env("WHATSAPP_API_BASE_URL", default="https://graph.facebook.com")
+WHATSAPP_API_BASE_URL = env(
+    "WHATSAPP_API_BASE_URL", default="https://graph.facebook.com"
+)
 WHATSAPP_API_VERSION = env("WHATSAPP_API_VERSION", default="v23.0")
 WHATSAPP_ACCESS_TOKEN = env("WHATSAPP_ACCESS_TOKEN", default="")
 WHATSAPP_API_TIMEOUT = env.float("WHATSAPP_API_TIMEOUT", default=10.0)
 # Sandbox: emit sent/delivered/read statuses for each accepted message.
-WHATSAPP_SANDBOX_EMIT_STATUSES = env.bool("WHATSAPP_SANDBOX_EMIT_STATUSES", default=True)
+WHATSAPP_SANDBOX_EMIT_STATUSES = env.bool(
+    "WHATSAPP_SANDBOX_EMIT_STATUSES", default=True
+)

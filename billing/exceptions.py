@@ -1,0 +1,25 @@
+from accounts.exceptions import DomainError
+
+
+class RateMissing(DomainError):
+    code = "rate_missing"
+
+
+class LicensePriceMissing(DomainError):
+    code = "license_price_missing"
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+
+
+class InvalidCredit(DomainError):
+    code = "invalid_credit"
+
+
+class InvalidRateCard(DomainError):
+    code = "invalid_rate_card"
+
+    def __init__(self, message: str, *, errors: list[str] | None = None, **context):
+        super().__init__(message, errors=errors or [], **context)
+        self.errors = errors or []

@@ -1,0 +1,408 @@
+"""Billing: markets, rate cards, charges (one per delivered template), invoices,
+credit notes and gapless document sequences.
+
+Charges are derived from messaging facts by ``charges_sync`` and may be rebuilt
+until the invoice that billed them is finalized; from then on they are frozen.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Company, currency_validator
+from messaging.models import Message, MessageTemplate
+
+from .money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, RATE_DECIMAL_PLACES
+
+
+class Market(models.Model):
+    """A pricing market of the provider (a country or a group of countries)."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+
+    class Meta:
+        verbose_name = _("market")
+        verbose_name_plural = _("markets")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MarketPrefix(models.Model):
+    """A calling-code prefix (digits, e.g. 1809) belonging to a market, effective-dated.
+
+    Markets move on the first day of a quarter: a new row with ``effective_from``
+    and the old one closed with ``effective_until``.
+    """
+
+    market = models.ForeignKey(
+        Market, on_delete=models.PROTECT, related_name="prefixes"
+    )
+    country = models.CharField(_("country"), max_length=100)
+    prefix = models.CharField(_("calling code prefix"), max_length=8)
+    effective_from = models.DateTimeField(_("effective from"))
+    effective_until = models.DateTimeField(_("effective until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("market prefix")
+        verbose_name_plural = _("market prefixes")
+        ordering = ["prefix", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["prefix", "country", "effective_from"],
+                name="marketprefix_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(prefix__regex=r"^[0-9]+$"),
+                name="marketprefix_digits",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"+{self.prefix} {self.country} → {self.market}"
+
+
+class RateCard(models.Model):
+    """Per-message rates in one currency: a company's negotiated card, or (no
+    company) the price list default used for every rate a company card lacks."""
+
+    company = models.ForeignKey(
+        Company,
+        on_delete=models.PROTECT,
+        related_name="rate_cards",
+        null=True,
+        blank=True,
+        help_text=_("Empty: the price list default for the currency."),
+    )
+    currency = models.CharField(
+        _("currency"), max_length=3, validators=[currency_validator]
+    )
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("rate card")
+        verbose_name_plural = _("rate cards")
+        ordering = ["company__name", "currency"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "currency"],
+                condition=models.Q(company__isnull=False),
+                name="ratecard_one_per_company_currency",
+            ),
+            models.UniqueConstraint(
+                fields=["currency"],
+                condition=models.Q(company__isnull=True),
+                name="ratecard_one_default_per_currency",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = self.company.name if self.company_id else _("Price list")
+        return self.name or f"{owner} ({self.currency})"
+
+
+class Rate(models.Model):
+    """C6: the price of one charged message of a category in a market, from a date."""
+
+    card = models.ForeignKey(RateCard, on_delete=models.PROTECT, related_name="rates")
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    category = models.CharField(
+        _("category"), max_length=20, choices=MessageTemplate.Category.choices
+    )
+    rate = models.DecimalField(
+        _("rate"),
+        max_digits=12,
+        decimal_places=RATE_DECIMAL_PLACES,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    effective_from = models.DateTimeField(_("effective from"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("rate")
+        verbose_name_plural = _("rates")
+        ordering = ["card", "market__name", "category", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["card", "market", "category", "effective_from"],
+                name="rate_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(rate__gte=0), name="rate_not_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["market", "category", "card", "effective_from"])
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.market} {self.category} {self.rate} from {self.effective_from:%Y-%m-%d}"
+
+
+class Invoice(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        FINALIZED = "finalized", _("Finalized")
+        PAID = "paid", _("Paid")
+        VOID = "void", _("Void")
+
+    FROZEN = (Status.FINALIZED, Status.PAID, Status.VOID)
+
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="invoices"
+    )
+    # First day of the billing month in the company's billing time zone (C7).
+    month = models.DateField(_("month"))
+    # The month as UTC instants [period_start, period_end).
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=Status.choices,
+        default=Status.DRAFT,
+        db_index=True,
+    )
+    # Assigned only at finalization, from a gapless sequence (D2).
+    number = models.CharField(
+        _("number"), max_length=32, unique=True, null=True, blank=True
+    )  # noqa: DJ001
+    currency = models.CharField(max_length=3)
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=4, default=Decimal("0"))
+    subtotal = models.DecimalField(
+        max_digits=MONEY_MAX_DIGITS,
+        decimal_places=MONEY_DECIMAL_PLACES,
+        default=Decimal("0"),
+    )
+    tax = models.DecimalField(
+        max_digits=MONEY_MAX_DIGITS,
+        decimal_places=MONEY_DECIMAL_PLACES,
+        default=Decimal("0"),
+    )
+    total = models.DecimalField(
+        max_digits=MONEY_MAX_DIGITS,
+        decimal_places=MONEY_DECIMAL_PLACES,
+        default=Decimal("0"),
+    )
+    # Company billing details as of finalization, so later edits don't change it.
+    billing_details = models.JSONField(default=dict, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+        ordering = ["-month", "company__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "month"], name="invoice_one_per_month"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="draft") | models.Q(number__isnull=False),
+                name="invoice_number_once_finalized",
+            ),
+        ]
+        indexes = [models.Index(fields=["company", "-month"])]
+
+    def __str__(self) -> str:
+        return self.number or f"Draft {self.company} {self.month:%Y-%m}"
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.status in self.FROZEN
+
+
+class InvoiceLine(models.Model):
+    class Kind(models.TextChoices):
+        LICENSE = "license", _("Licenses")
+        USAGE = "usage", _("Usage")
+        CARRIED_OVER = "carried_over", _("Usage carried over")
+        TAX = "tax", _("Tax")
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField(default=0)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    description = models.CharField(max_length=500)
+    category = models.CharField(max_length=20, blank=True)
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, null=True, blank=True)
+    # Usage: messages. License: license-days. Tax: 1.
+    quantity = models.DecimalField(
+        max_digits=16, decimal_places=4, default=Decimal("0")
+    )
+    unit_price = models.DecimalField(
+        max_digits=16, decimal_places=6, default=Decimal("0")
+    )
+    # Rounded half-up to the currency's minor unit (D1).
+    amount = models.DecimalField(
+        max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES
+    )
+    # Carried-over lines: the month the charges were delivered in (C7).
+    original_month = models.DateField(null=True, blank=True)
+    # License line: the proration, e.g. [{"count": 5, "days": 20, "price": "15.00"}].
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("invoice line")
+        verbose_name_plural = _("invoice lines")
+        ordering = ["invoice", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class Charge(models.Model):
+    """One delivered template's usage record (C1-C7), billable or free with why."""
+
+    message = models.OneToOneField(
+        Message, on_delete=models.PROTECT, related_name="charge"
+    )
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="charges"
+    )
+    category = models.CharField(max_length=20, choices=MessageTemplate.Category.choices)
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    delivered_at = models.DateTimeField()
+    billable = models.BooleanField()
+    reason = models.CharField(max_length=40)
+    # The rate in force at delivery (C6); empty when no card has one (blocks the invoice).
+    rate = models.DecimalField(
+        max_digits=12, decimal_places=RATE_DECIMAL_PLACES, null=True, blank=True
+    )
+    amount = models.DecimalField(
+        max_digits=12, decimal_places=RATE_DECIMAL_PLACES, null=True, blank=True
+    )
+    currency = models.CharField(max_length=3)
+    # Free utility: the inbound message whose window was open at delivery (D4).
+    window_message = models.ForeignKey(
+        Message, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    window_opened_at = models.DateTimeField(null=True, blank=True)
+    # The invoice that bills it; frozen once that invoice is finalized.
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="charges"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("charge")
+        verbose_name_plural = _("charges")
+        ordering = ["delivered_at", "id"]
+        indexes = [
+            models.Index(fields=["company", "delivered_at"]),
+            models.Index(fields=["invoice", "billable", "category", "market"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} {self.market} {self.amount or 0} {self.currency}"
+
+
+class DocumentSequence(models.Model):
+    """A gapless counter per document kind and year, taken under a row lock."""
+
+    kind = models.CharField(max_length=10)  # "INV" or "CN"
+    year = models.PositiveIntegerField()
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "year"], name="documentsequence_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}-{self.year}: {self.last_number}"
+
+
+class CreditNote(models.Model):
+    """A correction of a finalized invoice (D2); it never edits the invoice."""
+
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="credit_notes"
+    )
+    number = models.CharField(max_length=32, unique=True)
+    reason = models.CharField(max_length=500)
+    currency = models.CharField(max_length=3)
+    # Credited amounts are positive; the tax credited follows the invoice's rate.
+    subtotal = models.DecimalField(
+        max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES
+    )
+    tax = models.DecimalField(
+        max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES
+    )
+    total = models.DecimalField(
+        max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("credit note")
+        verbose_name_plural = _("credit notes")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CreditNoteLine(models.Model):
+    credit_note = models.ForeignKey(
+        CreditNote, on_delete=models.CASCADE, related_name="lines"
+    )
+    invoice_line = models.ForeignKey(
+        InvoiceLine, on_delete=models.PROTECT, related_name="credits"
+    )
+    description = models.CharField(max_length=500)
+    amount = models.DecimalField(
+        max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES
+    )
+
+    class Meta:
+        ordering = ["credit_note", "id"]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class BillingRun(models.Model):
+    """One month run (Celery or command): what it did, for Customer Success."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed with errors")
+
+    month = models.DateField()
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.RUNNING
+    )
+    companies = models.PositiveIntegerField(default=0)
+    triggered_by = models.CharField(max_length=200, blank=True)
+    log = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Run {self.month:%Y-%m} ({self.status})"

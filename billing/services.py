@@ -1,0 +1,665 @@
+"""Billing writes: charges from messaging facts, invoices, finalization, credit notes.
+
+Everything here is idempotent: recomputing a draft with the same facts gives
+the same lines, and finalized invoices never change.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
+from django.db import IntegrityError, connection, transaction
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Length, Substr, TruncMonth
+from django.utils import timezone
+
+from accounts.locks import company_lock
+from accounts.models import Company, User
+from licensing import rules as license_rules
+from licensing.selectors import license_count_history, license_price_history
+from messaging.models import Message
+from messaging.rules import CUSTOMER_SERVICE_WINDOW
+
+from . import rules
+from .exceptions import (
+    InvalidCredit,
+    InvalidTransition,
+    LicensePriceMissing,
+    RateMissing,
+)
+from .models import (
+    Charge,
+    CreditNote,
+    CreditNoteLine,
+    DocumentSequence,
+    Invoice,
+    InvoiceLine,
+    Market,
+    MarketPrefix,
+    Rate,
+)
+from .money import ZERO, quantize_money
+
+logger = logging.getLogger(__name__)
+
+# --- Charges (C1-C7) -------------------------------------------------------------
+
+
+def _window_messages(*, conversation_ref: str, at_ref: str):
+    """Inbound messages whose 24 h window is open at the outer row's instant (B1)."""
+    return Message.objects.filter(
+        conversation_id=OuterRef(conversation_ref),
+        direction=Message.Direction.INBOUND,
+        provider_timestamp__lte=OuterRef(at_ref),
+        provider_timestamp__gt=OuterRef(at_ref) - Value(CUSTOMER_SERVICE_WINDOW),
+    ).order_by("-provider_timestamp", "-id")
+
+
+def _market_expression(*, wa_id_ref: str, at_ref: str):
+    """C6: longest calling-code prefix of the recipient in force at the instant."""
+    longest = (
+        MarketPrefix.objects.values_list(Length("prefix"), flat=True)
+        .order_by(-Length("prefix"))
+        .first()
+        or 1
+    )
+    candidates = Q()
+    for n in range(1, longest + 1):
+        candidates |= Q(prefix=Substr(OuterRef(wa_id_ref), 1, n))
+    match = (
+        MarketPrefix.objects.filter(candidates, effective_from__lte=OuterRef(at_ref))
+        .filter(
+            Q(effective_until__isnull=True) | Q(effective_until__gt=OuterRef(at_ref))
+        )
+        .order_by(-Length("prefix"), "-effective_from")
+        .values("market_id")[:1]
+    )
+    other = Market.objects.get_or_create(name=rules.OTHER_MARKET)[0].pk
+    return Coalesce(Subquery(match), Value(other), output_field=IntegerField())
+
+
+def _billable_expression(*, category_ref: str, window_open):
+    """The SQL twin of rules.charge_for: (billable, reason)."""
+    billable = Case(
+        When(**{category_ref: rules.MARKETING}, then=Value(True)),
+        When(**{category_ref: rules.AUTHENTICATION}, then=Value(True)),
+        When(Q(**{category_ref: rules.UTILITY}) & window_open, then=Value(False)),
+        default=Value(True),
+        output_field=BooleanField(),
+    )
+    reason = Case(
+        When(**{category_ref: rules.MARKETING}, then=Value(rules.Reason.MARKETING)),
+        When(
+            **{category_ref: rules.AUTHENTICATION},
+            then=Value(rules.Reason.AUTHENTICATION),
+        ),
+        When(
+            Q(**{category_ref: rules.UTILITY}) & window_open,
+            then=Value(rules.Reason.UTILITY_IN_WINDOW),
+        ),
+        default=Value(rules.Reason.UTILITY_NO_WINDOW),
+        output_field=CharField(),
+    )
+    return billable, reason
+
+
+def _rate_expression(
+    *, company: Company, market_ref: str, category_ref: str, at_ref: str
+):
+    """C6: the company's rate in force at delivery, else the price list default's."""
+    rate = (
+        Rate.objects.filter(
+            Q(card__company=company) | Q(card__company__isnull=True),
+            card__currency=company.billing_currency,
+            market_id=OuterRef(market_ref),
+            category=OuterRef(category_ref),
+            effective_from__lte=OuterRef(at_ref),
+        )
+        .annotate(
+            own=Case(When(card__company__isnull=True, then=Value(1)), default=Value(0))
+        )
+        .order_by("own", "-effective_from")
+        .values("rate")[:1]
+    )
+    return Subquery(rate, output_field=DecimalField(max_digits=12, decimal_places=4))
+
+
+def deliverable_templates(*, company: Company, until: datetime):
+    """Delivered outbound templates of the company before ``until`` (C1, C5)."""
+    return Message.objects.filter(
+        company=company,
+        direction=Message.Direction.OUTBOUND,
+        template__isnull=False,
+        delivered_at__isnull=False,
+        delivered_at__lt=until,
+    )
+
+
+def charge_rows(*, company: Company, until: datetime):
+    """Return a queryset of charge rows (as values) for delivered templates without
+    a charge yet; every value is computed by the database."""
+    window = _window_messages(conversation_ref="conversation_id", at_ref="delivered_at")
+    window_open = Q(Exists(window))
+    billable, reason = _billable_expression(
+        category_ref="template_category", window_open=window_open
+    )
+    qs = (
+        deliverable_templates(company=company, until=until)
+        .filter(~Exists(Charge.objects.filter(message_id=OuterRef("pk"))))
+        .annotate(
+            c_market=_market_expression(
+                wa_id_ref="conversation__contact__wa_id", at_ref="delivered_at"
+            )
+        )
+        .annotate(
+            c_rate=_rate_expression(
+                company=company,
+                market_ref="c_market",
+                category_ref="template_category",
+                at_ref="delivered_at",
+            ),
+            c_billable=billable,
+        )
+    )
+    return qs.values(
+        c_message=F("pk"),
+        c_company=F("company_id"),
+        c_category=F("template_category"),
+        c_market_id=F("c_market"),
+        c_delivered_at=F("delivered_at"),
+        c_billable_=F("c_billable"),
+        c_reason=reason,
+        c_rate_=F("c_rate"),
+        c_amount=Case(
+            When(c_billable=True, then=F("c_rate")),
+            default=Value(ZERO),
+            output_field=DecimalField(max_digits=12, decimal_places=4),
+        ),
+        c_currency=Value(company.billing_currency, output_field=CharField()),
+        c_window_message=Subquery(window.values("pk")[:1]),
+        c_window_opened_at=Subquery(window.values("provider_timestamp")[:1]),
+    )
+
+
+CHARGE_COLUMNS = [
+    "message_id",
+    "company_id",
+    "category",
+    "market_id",
+    "delivered_at",
+    "billable",
+    "reason",
+    "rate",
+    "amount",
+    "currency",
+    "window_message_id",
+    "window_opened_at",
+]
+
+
+def charges_sync(*, company: Company, invoice: Invoice | None, until: datetime) -> int:
+    """Derive one Charge per delivered template before ``until`` (set-based).
+
+    Charges not yet on any invoice, or on ``invoice`` (a draft), are rebuilt
+    from the facts, so a late inbound message re-classifies them (C3) and a
+    new rate applies. Charges on other invoices are left alone; finalized ones
+    are frozen forever. One INSERT … SELECT; ON CONFLICT makes overlaps harmless.
+    """
+    stale = Q(invoice__isnull=True)
+    if invoice is not None:
+        stale |= Q(invoice=invoice)
+    Charge.objects.filter(stale, company=company).delete()
+    rows = charge_rows(company=company, until=until)
+    sql, params = rows.query.sql_with_params()
+    now = timezone.now()
+    table = Charge._meta.db_table
+    columns = ", ".join(
+        connection.ops.quote_name(c) for c in [*CHARGE_COLUMNS, "created_at"]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT q.*, %s FROM ({sql}) q WHERE 1 = 1 "  # noqa: S608
+            # WHERE: SQLite needs it to parse INSERT … SELECT … ON CONFLICT.
+            "ON CONFLICT (message_id) DO NOTHING",
+            [connection.ops.adapt_datetimefield_value(now), *params],
+        )
+        return cursor.rowcount
+
+
+# --- License fee (A5) --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LicenseFee:
+    amount: Decimal  # rounded to the currency (D1)
+    license_days: int
+    days_in_month: int
+    segments: list[rules.LicenseSegment]
+
+    @property
+    def description(self) -> str:
+        parts = [
+            f"{s.count} license{'s' if s.count != 1 else ''} for {s.days} day{'s' if s.days != 1 else ''}"
+            for s in self.segments
+        ]
+        return "WhatsApp licenses: " + ", ".join(parts)
+
+
+def license_fee_compute(*, company: Company, month: date) -> LicenseFee:
+    """A5: the month's license fee in the company's billing time zone."""
+    history = license_count_history(company=company)
+    prices = license_price_history(company=company)
+    days = []
+    for start, end in rules.month_days(month, company.zone):
+        count = license_rules.count_max_between(history, start=start, end=end)
+        price = license_rules.value_in_force(prices, at=start, default=None)
+        if price is None:
+            if count:
+                raise LicensePriceMissing(
+                    f"No license price for {company} in {company.billing_currency} on "
+                    f"{start:%Y-%m-%d}: set a negotiated price or a price list default."
+                )
+            price = ZERO
+        days.append(rules.LicenseDay(count=count, price=price))
+    return LicenseFee(
+        amount=quantize_money(rules.license_fee(days), company.billing_currency),
+        license_days=sum(d.count for d in days),
+        days_in_month=len(days),
+        segments=rules.license_segments(days),
+    )
+
+
+# --- Invoices (D1-D3) ------------------------------------------------------------------
+
+
+def _month_start(month: date) -> date:
+    return date(month.year, month.month, 1)
+
+
+def _usage_lines(invoice: Invoice, currency: str, zone) -> list[InvoiceLine]:
+    """D1: one line per (category, market, rate): count × rate, rounded; carried-over
+    charges (C7) get their own lines naming the month they were delivered in."""
+    billable = Charge.objects.filter(invoice=invoice, billable=True)
+    lines = []
+    current = (
+        billable.filter(delivered_at__gte=invoice.period_start)
+        .values("category", "market_id", "market__name", "rate")
+        .annotate(n=Count("id"))
+        .order_by("category", "market__name", "rate")
+    )
+    for row in current:
+        lines.append(
+            InvoiceLine(
+                kind=InvoiceLine.Kind.USAGE,
+                description=f"{row['category'].capitalize()} templates, {row['market__name']}",
+                category=row["category"],
+                market_id=row["market_id"],
+                quantity=Decimal(row["n"]),
+                unit_price=row["rate"],
+                amount=quantize_money(row["rate"] * row["n"], currency),
+            )
+        )
+    carried = (
+        billable.filter(delivered_at__lt=invoice.period_start)
+        .annotate(orig=TruncMonth("delivered_at", tzinfo=zone))
+        .values("orig", "category", "market_id", "market__name", "rate")
+        .annotate(n=Count("id"))
+        .order_by("orig", "category", "market__name", "rate")
+    )
+    for row in carried:
+        orig = row["orig"]
+        orig_month = date(orig.year, orig.month, 1)
+        lines.append(
+            InvoiceLine(
+                kind=InvoiceLine.Kind.CARRIED_OVER,
+                description=(
+                    f"Carried over from {orig_month:%B %Y}: {row['category']} templates, "
+                    f"{row['market__name']}"
+                ),
+                category=row["category"],
+                market_id=row["market_id"],
+                quantity=Decimal(row["n"]),
+                unit_price=row["rate"],
+                amount=quantize_money(row["rate"] * row["n"], currency),
+                original_month=orig_month,
+            )
+        )
+    return lines
+
+
+def _charges_assign(*, company: Company, invoice: Invoice) -> None:
+    """Put on ``invoice`` every unbilled charge delivered before its end, except the
+    ones of months that have their own draft (they belong there, C7)."""
+    pending = Charge.objects.filter(
+        company=company, invoice__isnull=True, delivered_at__lt=invoice.period_end
+    )
+    for start, end in (
+        Invoice.objects.filter(company=company, status=Invoice.Status.DRAFT)
+        .exclude(pk=invoice.pk)
+        .values_list("period_start", "period_end")
+    ):
+        pending = pending.exclude(delivered_at__gte=start, delivered_at__lt=end)
+    pending.update(invoice=invoice)
+
+
+def _invoice_recompute(*, company: Company, invoice: Invoice) -> Invoice:
+    """Rebuild a draft's charges and lines from the facts. Caller holds the locks."""
+    currency = company.billing_currency
+    charges_sync(company=company, invoice=invoice, until=invoice.period_end)
+    _charges_assign(company=company, invoice=invoice)
+    missing = list(
+        Charge.objects.filter(invoice=invoice, billable=True, rate__isnull=True)
+        .values_list("category", "market__name")
+        .distinct()
+        .order_by("category", "market__name")
+    )
+    if missing:
+        names = "; ".join(f"{c} in {m}" for c, m in missing)
+        raise RateMissing(
+            f"{company} has charged messages without a rate in {currency}: {names}. "
+            "Add the rates to the company's or the price list's rate card."
+        )
+    fee = license_fee_compute(company=company, month=invoice.month)
+    lines = []
+    if fee.license_days:
+        lines.append(
+            InvoiceLine(
+                kind=InvoiceLine.Kind.LICENSE,
+                description=fee.description,
+                quantity=Decimal(fee.license_days),
+                unit_price=(fee.amount / fee.license_days).quantize(
+                    Decimal("0.000001")
+                ),
+                amount=fee.amount,
+                details={
+                    "days_in_month": fee.days_in_month,
+                    "segments": [
+                        {"count": s.count, "days": s.days, "price": str(s.price)}
+                        for s in fee.segments
+                    ],
+                },
+            )
+        )
+    lines += _usage_lines(invoice, currency, company.zone)
+    subtotal = rules.invoice_total(line.amount for line in lines)
+    tax = rules.tax_amount(
+        subtotal=subtotal, tax_rate=company.tax_rate, currency=currency
+    )
+    if company.tax_rate:
+        lines.append(
+            InvoiceLine(
+                kind=InvoiceLine.Kind.TAX,
+                description=f"Tax {company.tax_rate * 100:.2f} %",
+                quantity=Decimal(1),
+                unit_price=tax,
+                amount=tax,
+            )
+        )
+    for position, line in enumerate(lines):
+        line.invoice = invoice
+        line.position = position
+    InvoiceLine.objects.filter(invoice=invoice).delete()
+    InvoiceLine.objects.bulk_create(lines)
+    invoice.currency = currency
+    invoice.tax_rate = company.tax_rate
+    invoice.subtotal = subtotal
+    invoice.tax = tax
+    invoice.total = rules.invoice_total(line.amount for line in lines)
+    invoice.computed_at = timezone.now()
+    invoice.save()
+    return invoice
+
+
+@transaction.atomic
+def invoice_compute(*, company: Company, month: date) -> Invoice:
+    """Compute (or recompute) the company's draft invoice of ``month`` (D1-D3).
+
+    Creates the draft once (unique per company and month), recomputes it from
+    the facts every time, and leaves a finalized invoice untouched.
+    """
+    company = company_lock(company)
+    month = _month_start(month)
+    start, end = rules.month_bounds(month, company.zone)
+    invoice, _ = Invoice.objects.get_or_create(
+        company=company,
+        month=month,
+        defaults={
+            "period_start": start,
+            "period_end": end,
+            "currency": company.billing_currency,
+            "tax_rate": company.tax_rate,
+        },
+    )
+    if invoice.is_frozen:
+        return invoice
+    return _invoice_recompute(company=company, invoice=invoice)
+
+
+@dataclass(frozen=True)
+class InvoicePreview:
+    invoice: Invoice
+    lines: list[InvoiceLine]
+
+
+def invoice_preview(*, company: Company, month: date) -> InvoicePreview:
+    """Compute the month so far with the same code as the invoice, then roll back.
+
+    The preview equals the final invoice for the same facts, and nothing is saved.
+    """
+
+    class _Rollback(Exception):
+        pass
+
+    result: list[InvoicePreview] = []
+    try:
+        with transaction.atomic():
+            invoice = invoice_compute(company=company, month=month)
+            result.append(
+                InvoicePreview(invoice=invoice, lines=list(invoice.lines.all()))
+            )
+            raise _Rollback
+    except _Rollback:
+        pass
+    return result[0]
+
+
+def _sequence_next(kind: str, year: int) -> int:
+    """Take the next number of a gapless sequence; rolls back with the caller."""
+    try:
+        with transaction.atomic():
+            DocumentSequence.objects.get_or_create(kind=kind, year=year)
+    except IntegrityError:
+        pass  # created concurrently; the lock below serialises us
+    sequence = DocumentSequence.objects.select_for_update().get(kind=kind, year=year)
+    sequence.last_number = F("last_number") + 1
+    sequence.save(update_fields=["last_number"])
+    sequence.refresh_from_db(fields=["last_number"])
+    return sequence.last_number
+
+
+def _company_details(company: Company) -> dict:
+    return {
+        "name": company.name,
+        "email": company.billing_email,
+        "address": company.billing_address,
+        "country": company.country,
+        "timezone": company.billing_timezone,
+    }
+
+
+@transaction.atomic
+def invoice_finalize(*, invoice: Invoice, at: datetime | None = None) -> Invoice:
+    """D2: recompute a draft one last time, number it and freeze it."""
+    at = at or timezone.now()
+    company = company_lock(invoice.company_id)
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.status != Invoice.Status.DRAFT:
+        raise InvalidTransition(
+            f"{invoice} is {invoice.get_status_display().lower()}, not a draft."
+        )
+    if at < invoice.period_end:
+        raise InvalidTransition(
+            f"{invoice} covers a month that has not ended yet ({invoice.period_end:%Y-%m-%d %H:%M} UTC)."
+        )
+    _invoice_recompute(company=company, invoice=invoice)
+    year = at.year
+    invoice.number = f"INV-{year}-{_sequence_next('INV', year):06d}"
+    invoice.status = Invoice.Status.FINALIZED
+    invoice.finalized_at = at
+    invoice.billing_details = _company_details(company)
+    invoice.save()
+    return invoice
+
+
+def _transition(
+    invoice: Invoice, *, allowed: tuple[str, ...], to: str, **fields
+) -> Invoice:
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if locked.status not in allowed:
+            raise InvalidTransition(
+                f"{locked} is {locked.get_status_display().lower()}; it cannot become {to}."
+            )
+        locked.status = to
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        locked.save()
+        return locked
+
+
+def invoice_mark_paid(*, invoice: Invoice, at: datetime | None = None) -> Invoice:
+    return _transition(
+        invoice,
+        allowed=(Invoice.Status.FINALIZED,),
+        to=Invoice.Status.PAID,
+        paid_at=at or timezone.now(),
+    )
+
+
+def invoice_void(
+    *, invoice: Invoice, reason: str, at: datetime | None = None
+) -> Invoice:
+    """D2: void a finalized invoice; it keeps its number and its charges stay billed."""
+    if not reason.strip():
+        raise InvalidTransition("Say why the invoice is voided.")
+    return _transition(
+        invoice,
+        allowed=(Invoice.Status.FINALIZED,),
+        to=Invoice.Status.VOID,
+        voided_at=at or timezone.now(),
+        void_reason=reason.strip()[:300],
+    )
+
+
+@transaction.atomic
+def credit_note_issue(
+    *, invoice: Invoice, amounts: dict[int, Decimal], reason: str, actor: User | None
+) -> CreditNote:
+    """D2: correct a finalized invoice with a credit note referencing its lines.
+
+    ``amounts`` maps invoice line ids to the amount credited (> 0, at most what is
+    left of the line after earlier credit notes). Tax is credited at the
+    invoice's rate.
+    """
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.status not in (Invoice.Status.FINALIZED, Invoice.Status.PAID):
+        raise InvalidCredit(
+            "Only finalized or paid invoices are corrected by credit notes."
+        )
+    if not reason.strip():
+        raise InvalidCredit("Say why the credit note is issued.")
+    if not amounts:
+        raise InvalidCredit("Credit at least one line.")
+    lines = {
+        line.pk: line
+        for line in invoice.lines.exclude(kind=InvoiceLine.Kind.TAX).filter(
+            pk__in=amounts
+        )
+    }
+    note_lines = []
+    currency = invoice.currency
+    for line_id, raw in amounts.items():
+        line = lines.get(line_id)
+        if line is None:
+            raise InvalidCredit(
+                f"Line {line_id} is not a creditable line of {invoice}."
+            )
+        amount = quantize_money(Decimal(raw), currency)
+        credited = sum((c.amount for c in line.credits.all()), ZERO)
+        if amount <= 0 or amount > line.amount - credited:
+            raise InvalidCredit(
+                f"{line.description}: credit must be more than 0 and at most "
+                f"{line.amount - credited} {currency}."
+            )
+        note_lines.append(
+            CreditNoteLine(
+                invoice_line=line, description=line.description, amount=amount
+            )
+        )
+    subtotal = rules.invoice_total(n.amount for n in note_lines)
+    tax = rules.tax_amount(
+        subtotal=subtotal, tax_rate=invoice.tax_rate, currency=currency
+    )
+    year = timezone.now().year
+    note = CreditNote.objects.create(
+        invoice=invoice,
+        number=f"CN-{year}-{_sequence_next('CN', year):06d}",
+        reason=reason.strip()[:500],
+        currency=currency,
+        subtotal=subtotal,
+        tax=tax,
+        total=subtotal + tax,
+        created_by=actor,
+    )
+    for n in note_lines:
+        n.credit_note = note
+    CreditNoteLine.objects.bulk_create(note_lines)
+    return note
+
+
+# --- Runs (D3) ----------------------------------------------------------------------------
+
+
+def previous_month(at: datetime, zone) -> date:
+    """The last month that has fully ended at ``at`` in ``zone``."""
+    return rules.month_of(at, zone) - relativedelta(months=1)
+
+
+def companies_due(*, at: datetime) -> list[tuple[int, date]]:
+    """D3: (company, month) pairs whose month has ended in the company's zone and
+    whose invoice is not frozen yet."""
+    due = []
+    for company in Company.objects.all().only("pk", "billing_timezone"):
+        month = previous_month(at, company.zone)
+        due.append((company.pk, month))
+    frozen = set(
+        Invoice.objects.filter(
+            status__in=Invoice.FROZEN, month__in={m for _, m in due}
+        ).values_list("company_id", "month")
+    )
+    return [(pk, m) for pk, m in due if (pk, m) not in frozen]
+
+
+def invoices_finalize_due(*, at: datetime, grace: timedelta) -> list[int]:
+    """Drafts whose month ended more than ``grace`` ago (late webhooks have landed)."""
+    return list(
+        Invoice.objects.filter(status=Invoice.Status.DRAFT, period_end__lte=at - grace)
+        .order_by("period_end", "pk")
+        .values_list("pk", flat=True)
+    )
