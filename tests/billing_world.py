@@ -29,12 +29,12 @@ def rate_card(
     """rates: {(market name, category): "0.0615"}"""
     card, _ = RateCard.objects.get_or_create(company=company, currency=currency)
     for (market, category), value in rates.items():
-        Rate.objects.create(
+        Rate.objects.get_or_create(
             card=card,
             market=Market.objects.get(name=market),
             category=category,
-            rate=Decimal(value),
             effective_from=effective_from,
+            defaults={"rate": Decimal(value)},
         )
     return card
 
