@@ -12,11 +12,7 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, connection, transaction
 from django.db.models import (
-    BooleanField,
-    Case,
-    CharField,
     Count,
-    DecimalField,
     Exists,
     F,
     IntegerField,
@@ -24,7 +20,6 @@ from django.db.models import (
     Q,
     Subquery,
     Value,
-    When,
 )
 from django.db.models.functions import Coalesce, Length, Substr, TruncMonth
 from django.utils import timezone
@@ -52,7 +47,6 @@ from .models import (
     InvoiceLine,
     Market,
     MarketPrefix,
-    Rate,
 )
 from .money import ZERO, quantize_money
 
@@ -94,52 +88,6 @@ def _market_expression(*, wa_id_ref: str, at_ref: str):
     return Coalesce(Subquery(match), Value(other), output_field=IntegerField())
 
 
-def _billable_expression(*, category_ref: str, window_open):
-    """The SQL twin of rules.charge_for: (billable, reason)."""
-    billable = Case(
-        When(**{category_ref: rules.MARKETING}, then=Value(True)),
-        When(**{category_ref: rules.AUTHENTICATION}, then=Value(True)),
-        When(Q(**{category_ref: rules.UTILITY}) & window_open, then=Value(False)),
-        default=Value(True),
-        output_field=BooleanField(),
-    )
-    reason = Case(
-        When(**{category_ref: rules.MARKETING}, then=Value(rules.Reason.MARKETING)),
-        When(
-            **{category_ref: rules.AUTHENTICATION},
-            then=Value(rules.Reason.AUTHENTICATION),
-        ),
-        When(
-            Q(**{category_ref: rules.UTILITY}) & window_open,
-            then=Value(rules.Reason.UTILITY_IN_WINDOW),
-        ),
-        default=Value(rules.Reason.UTILITY_NO_WINDOW),
-        output_field=CharField(),
-    )
-    return billable, reason
-
-
-def _rate_expression(
-    *, company: Company, market_ref: str, category_ref: str, at_ref: str
-):
-    """C6: the company's rate in force at delivery, else the price list default's."""
-    rate = (
-        Rate.objects.filter(
-            Q(card__company=company) | Q(card__company__isnull=True),
-            card__currency=company.billing_currency,
-            market_id=OuterRef(market_ref),
-            category=OuterRef(category_ref),
-            effective_from__lte=OuterRef(at_ref),
-        )
-        .annotate(
-            own=Case(When(card__company__isnull=True, then=Value(1)), default=Value(0))
-        )
-        .order_by("own", "-effective_from")
-        .values("rate")[:1]
-    )
-    return Subquery(rate, output_field=DecimalField(max_digits=12, decimal_places=4))
-
-
 def deliverable_templates(*, company: Company, until: datetime):
     """Delivered outbound templates of the company before ``until`` (C1, C5)."""
     return Message.objects.filter(
@@ -151,50 +99,88 @@ def deliverable_templates(*, company: Company, until: datetime):
     )
 
 
-def charge_rows(*, company: Company, until: datetime):
-    """Return a queryset of charge rows (as values) for delivered templates without
-    a charge yet; every value is computed by the database."""
+def charge_facts(*, company: Company, until: datetime):
+    """Delivered templates without a charge yet, with the facts a charge needs:
+    the recipient's market (C6) and the inbound message whose window was open
+    at delivery (B1), if any. Each subquery appears once per row."""
     window = _window_messages(conversation_ref="conversation_id", at_ref="delivered_at")
-    window_open = Q(Exists(window))
-    billable, reason = _billable_expression(
-        category_ref="template_category", window_open=window_open
-    )
-    qs = (
+    return (
         deliverable_templates(company=company, until=until)
         .filter(~Exists(Charge.objects.filter(message_id=OuterRef("pk"))))
-        .annotate(
-            c_market=_market_expression(
+        .values(
+            f_message=F("pk"),
+            f_category=F("template_category"),
+            f_delivered_at=F("delivered_at"),
+            f_market=_market_expression(
                 wa_id_ref="conversation__contact__wa_id", at_ref="delivered_at"
-            )
-        )
-        .annotate(
-            c_rate=_rate_expression(
-                company=company,
-                market_ref="c_market",
-                category_ref="template_category",
-                at_ref="delivered_at",
             ),
-            c_billable=billable,
+            f_window=Subquery(window.values("pk")[:1]),
         )
     )
-    return qs.values(
-        c_message=F("pk"),
-        c_company=F("company_id"),
-        c_category=F("template_category"),
-        c_market_id=F("c_market"),
-        c_delivered_at=F("delivered_at"),
-        c_billable_=F("c_billable"),
-        c_reason=reason,
-        c_rate_=F("c_rate"),
-        c_amount=Case(
-            When(c_billable=True, then=F("c_rate")),
-            default=Value(ZERO),
-            output_field=DecimalField(max_digits=12, decimal_places=4),
-        ),
-        c_currency=Value(company.billing_currency, output_field=CharField()),
-        c_window_message=Subquery(window.values("pk")[:1]),
-        c_window_opened_at=Subquery(window.values("provider_timestamp")[:1]),
-    )
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _charge_select(*, company: Company, until: datetime) -> tuple[str, list]:
+    """SELECT of complete charge rows; the CASE is the SQL twin of rules.charge_for
+    (C2-C4) and the rate subquery applies C6 (the company's card first)."""
+    facts_sql, facts_params = charge_facts(
+        company=company, until=until
+    ).query.sql_with_params()
+    r = rules.Reason
+    rate_card_table, rate_table = _q("billing_ratecard"), _q("billing_rate")
+    sql = f"""
+        SELECT x.f_message, %s, x.f_category, x.f_market, x.f_delivered_at, x.billable,
+               x.reason, x.rate, CASE WHEN x.billable THEN x.rate ELSE 0 END, %s,
+               x.f_window, w.{_q("provider_timestamp")}, %s
+        FROM (
+            SELECT q.*,
+                CASE WHEN q.f_category IN (%s, %s) THEN %s
+                     WHEN q.f_category = %s AND q.f_window IS NOT NULL THEN %s
+                     ELSE %s END AS billable,
+                CASE WHEN q.f_category = %s THEN %s
+                     WHEN q.f_category = %s THEN %s
+                     WHEN q.f_category = %s AND q.f_window IS NOT NULL THEN %s
+                     ELSE %s END AS reason,
+                (SELECT rt.{_q("rate")} FROM {rate_table} rt
+                   JOIN {rate_card_table} rc ON rc.{_q("id")} = rt.{_q("card_id")}
+                  WHERE rt.{_q("market_id")} = q.f_market
+                    AND rt.{_q("category")} = q.f_category
+                    AND rt.{_q("effective_from")} <= q.f_delivered_at
+                    AND rc.{_q("currency")} = %s
+                    AND (rc.{_q("company_id")} = %s OR rc.{_q("company_id")} IS NULL)
+                  ORDER BY CASE WHEN rc.{_q("company_id")} IS NULL THEN 1 ELSE 0 END,
+                           rt.{_q("effective_from")} DESC
+                  LIMIT 1) AS rate
+            FROM ({facts_sql}) q
+        ) x
+        LEFT JOIN {_q("messaging_message")} w ON w.{_q("id")} = x.f_window
+    """  # noqa: S608 - identifiers are quoted constants, values are parameters
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params = [
+        company.pk,
+        company.billing_currency,
+        now,
+        rules.MARKETING,
+        rules.AUTHENTICATION,
+        True,
+        rules.UTILITY,
+        False,
+        True,
+        rules.MARKETING,
+        r.MARKETING,
+        rules.AUTHENTICATION,
+        r.AUTHENTICATION,
+        rules.UTILITY,
+        r.UTILITY_IN_WINDOW,
+        r.UTILITY_NO_WINDOW,
+        company.billing_currency,
+        company.pk,
+        *facts_params,
+    ]
+    return sql, params
 
 
 CHARGE_COLUMNS = [
@@ -210,6 +196,7 @@ CHARGE_COLUMNS = [
     "currency",
     "window_message_id",
     "window_opened_at",
+    "created_at",
 ]
 
 
@@ -225,19 +212,14 @@ def charges_sync(*, company: Company, invoice: Invoice | None, until: datetime) 
     if invoice is not None:
         stale |= Q(invoice=invoice)
     Charge.objects.filter(stale, company=company).delete()
-    rows = charge_rows(company=company, until=until)
-    sql, params = rows.query.sql_with_params()
-    now = timezone.now()
-    table = Charge._meta.db_table
-    columns = ", ".join(
-        connection.ops.quote_name(c) for c in [*CHARGE_COLUMNS, "created_at"]
-    )
+    select, params = _charge_select(company=company, until=until)
+    columns = ", ".join(_q(c) for c in CHARGE_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT q.*, %s FROM ({sql}) q WHERE 1 = 1 "  # noqa: S608
-            # WHERE: SQLite needs it to parse INSERT … SELECT … ON CONFLICT.
-            "ON CONFLICT (message_id) DO NOTHING",
-            [connection.ops.adapt_datetimefield_value(now), *params],
+            f"INSERT INTO {_q(Charge._meta.db_table)} ({columns}) {select} "  # noqa: S608
+            # WHERE: SQLite needs one to parse INSERT … SELECT … ON CONFLICT.
+            "WHERE 1 = 1 ON CONFLICT (message_id) DO NOTHING",
+            params,
         )
         return cursor.rowcount
 
