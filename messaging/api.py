@@ -1,0 +1,265 @@
+"""The JSON API: read the company's conversations and send messages.
+
+Every object is looked up through the company-scoped selectors, so another
+company's ids answer 404. Sending goes through ``services.message_send``, the
+one place that decides whether a message may be sent; its refusals become
+``{"error": {"code", "message"}}`` with the status in ``error_status``.
+"""
+
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    OpenApiTypes,
+    extend_schema,
+)
+from rest_framework import generics, serializers, status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.exceptions import DomainError
+from licensing.exceptions import SenderNotLicensed
+
+from . import selectors
+from .exceptions import InvalidMessage, TemplateNotSendable, WindowClosed
+from .filters import ConversationFilter, conversations_with_window
+from .models import Conversation, Message, MessageTemplate
+from .serializers import (
+    ConversationSerializer,
+    ErrorSerializer,
+    MessageSendSerializer,
+    MessageSerializer,
+)
+from .services import message_send
+from .transports import TransportError
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+# Token first: an anonymous request then gets 401 with a WWW-Authenticate header.
+AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
+
+_ERROR_STATUS = [
+    (SenderNotLicensed, status.HTTP_403_FORBIDDEN),
+    (WindowClosed, status.HTTP_409_CONFLICT),
+    (TemplateNotSendable, status.HTTP_422_UNPROCESSABLE_ENTITY),
+    (InvalidMessage, status.HTTP_422_UNPROCESSABLE_ENTITY),
+]
+
+
+def error_status(exc: DomainError) -> int:
+    """Return the HTTP status of a refused send."""
+    if isinstance(exc, TransportError):
+        # Transient provider trouble (rate limits, timeouts) may pass: 503.
+        if exc.transient:
+            return status.HTTP_503_SERVICE_UNAVAILABLE
+        return status.HTTP_502_BAD_GATEWAY
+    for cls, code in _ERROR_STATUS:
+        if isinstance(exc, cls):
+            return code
+    return status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
+def error_response(exc: DomainError) -> Response:
+    return Response(
+        {"error": {"code": exc.code, "message": exc.message}},
+        status=error_status(exc),
+    )
+
+
+class CompanyConversationMixin:
+    """Conversations of the user's company with their window state right now."""
+
+    authentication_classes = AUTHENTICATION
+
+    def conversations(self):
+        return conversations_with_window(
+            selectors.conversation_list(user=self.request.user), at=timezone.now()
+        )
+
+
+@extend_schema(
+    tags=["conversations"],
+    summary="List conversations",
+    description=(
+        "Conversations of your company, newest first, with the state of their "
+        "24-hour customer service window."
+    ),
+)
+class ConversationListView(CompanyConversationMixin, generics.ListAPIView):
+    serializer_class = ConversationSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ConversationFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Conversation.objects.none()
+        return self.conversations()
+
+
+@extend_schema(
+    tags=["conversations"],
+    summary="Get a conversation",
+    description=(
+        "One conversation of your company, with the state of its 24-hour "
+        "customer service window."
+    ),
+    responses={
+        200: ConversationSerializer,
+        404: OpenApiResponse(description="Not found."),
+    },
+)
+class ConversationDetailView(CompanyConversationMixin, generics.RetrieveAPIView):
+    serializer_class = ConversationSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Conversation.objects.none()
+        return self.conversations()
+
+
+@extend_schema(
+    tags=["conversations"],
+    summary="List a conversation's messages",
+    description="Messages of one conversation, oldest first.",
+    parameters=[
+        OpenApiParameter(
+            "conversation_id",
+            OpenApiTypes.INT,
+            OpenApiParameter.PATH,
+            description="The conversation's id.",
+        )
+    ],
+    responses={
+        200: MessageSerializer(many=True),
+        404: OpenApiResponse(description="Not found."),
+    },
+)
+class ConversationMessageListView(generics.ListAPIView):
+    authentication_classes = AUTHENTICATION
+    serializer_class = MessageSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Message.objects.none()
+        conversation = get_object_or_404(
+            selectors.conversation_list(user=self.request.user),
+            pk=self.kwargs["conversation_id"],
+        )
+        return selectors.message_list(conversation=conversation)
+
+
+class MessageCreateView(APIView):
+    authentication_classes = AUTHENTICATION
+
+    @extend_schema(
+        tags=["messages"],
+        summary="Send a message",
+        description=(
+            "Send free-form `text` (needs an open customer service window) or an "
+            "approved `template` with its `params`. Only users holding a WhatsApp "
+            "license may send. With an idempotency key (body or `Idempotency-Key` "
+            "header) a repeated request returns the first message and sends nothing."
+        ),
+        request=MessageSendSerializer,
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Same as the body's idempotency_key.",
+            )
+        ],
+        responses={
+            201: MessageSerializer,
+            400: OpenApiResponse(description="The body is not valid."),
+            401: OpenApiResponse(description="No or invalid credentials."),
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="The sender holds no WhatsApp license.",
+            ),
+            404: OpenApiResponse(description="No such conversation or template."),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="The customer service window is closed: use a template.",
+            ),
+            422: OpenApiResponse(
+                ErrorSerializer,
+                description="The template or the message cannot be sent as given.",
+            ),
+            502: OpenApiResponse(
+                ErrorSerializer, description="WhatsApp refused the message."
+            ),
+            503: OpenApiResponse(
+                ErrorSerializer,
+                description="WhatsApp is busy or unreachable; try again later.",
+            ),
+        },
+    )
+    def post(self, request):
+        body = MessageSendSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        key = self._idempotency_key(request, data)
+        conversation = get_object_or_404(
+            selectors.conversation_list(user=request.user), pk=data["conversation"]
+        )
+        template = None
+        if data.get("template") is not None:
+            template = get_object_or_404(
+                MessageTemplate.objects.filter(company_id=conversation.company_id),
+                pk=data["template"],
+            )
+        try:
+            message = message_send(
+                sender=request.user,
+                conversation=conversation,
+                text=data.get("text", ""),
+                template=template,
+                params=data["params"],
+                idempotency_key=key,
+            )
+        except DomainError as exc:
+            return error_response(exc)
+        # Re-read: statuses may have arrived while the send committed (sandbox).
+        message = selectors.message_list(conversation=conversation).get(pk=message.pk)
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+    def _idempotency_key(self, request, data) -> str | None:
+        in_body = data.get("idempotency_key") or None
+        in_header = request.headers.get(IDEMPOTENCY_HEADER) or None
+        if in_body and in_header and in_body != in_header:
+            raise serializers.ValidationError(
+                {"idempotency_key": _("Differs from the Idempotency-Key header.")}
+            )
+        key = in_body or in_header
+        if key is not None and len(key) > 100:
+            raise serializers.ValidationError(
+                {"idempotency_key": _("At most 100 characters.")}
+            )
+        return key
+
+
+def api_docs(request):
+    """List the API's endpoints from the generated schema (no CDN assets needed)."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    endpoints = [
+        {
+            "method": method.upper(),
+            "path": path,
+            "summary": operation.get("summary", ""),
+            "description": operation.get("description", ""),
+        }
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+    ]
+    return render(
+        request,
+        "messaging/api_docs.html",
+        {"endpoints": endpoints, "info": schema["info"]},
+    )
