@@ -197,6 +197,8 @@ class Invoice(models.Model):
         decimal_places=MONEY_DECIMAL_PLACES,
         default=Decimal("0"),
     )
+    # Delivered templates on this invoice that were free (D4), counted at compute.
+    free_templates = models.PositiveIntegerField(default=0)
     # Company billing details as of finalization, so later edits don't change it.
     billing_details = models.JSONField(default=dict, blank=True)
     computed_at = models.DateTimeField(null=True, blank=True)

@@ -403,6 +403,9 @@ def _invoice_recompute(*, company: Company, invoice: Invoice) -> Invoice:
     invoice.subtotal = subtotal
     invoice.tax = tax
     invoice.total = rules.invoice_total(line.amount for line in lines)
+    invoice.free_templates = Charge.objects.filter(
+        invoice=invoice, billable=False
+    ).count()
     invoice.computed_at = timezone.now()
     invoice.save()
     return invoice
@@ -437,12 +440,14 @@ def invoice_compute(*, company: Company, month: date) -> Invoice:
 class InvoicePreview:
     invoice: Invoice
     lines: list[InvoiceLine]
+    extra: object = None
 
 
-def invoice_preview(*, company: Company, month: date) -> InvoicePreview:
+def invoice_preview(*, company: Company, month: date, collect=None) -> InvoicePreview:
     """Compute the month so far with the same code as the invoice, then roll back.
 
     The preview equals the final invoice for the same facts, and nothing is saved.
+    ``collect(invoice)`` may read more from the computed state before the rollback.
     """
 
     class _Rollback(Exception):
@@ -453,7 +458,11 @@ def invoice_preview(*, company: Company, month: date) -> InvoicePreview:
         with transaction.atomic():
             invoice = invoice_compute(company=company, month=month)
             result.append(
-                InvoicePreview(invoice=invoice, lines=list(invoice.lines.all()))
+                InvoicePreview(
+                    invoice=invoice,
+                    lines=list(invoice.lines.select_related("market")),
+                    extra=collect(invoice) if collect else None,
+                )
             )
             raise _Rollback
     except _Rollback:

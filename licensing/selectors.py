@@ -116,3 +116,19 @@ def company_list_with_licenses(*, at: datetime | None = None) -> QuerySet[Compan
 
 def licensed_user_ids(*, company: Company) -> set[int]:
     return set(active_assignments(company=company).values_list("user_id", flat=True))
+
+
+def license_holders(*, company: Company) -> tuple[list[LicenseAssignment], list[User]]:
+    """Active assignments (with their users) and the company's users without one."""
+    holders = list(
+        active_assignments(company=company)
+        .select_related("user", "assigned_by")
+        .order_by("user__full_name", "user__email")
+    )
+    licensed = {a.user_id for a in holders}
+    readers = [
+        u
+        for u in company.users.filter(is_active=True).order_by("full_name", "email")
+        if u.pk not in licensed
+    ]
+    return holders, readers

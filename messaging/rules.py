@@ -142,4 +142,6 @@ def country_of(wa_id: str) -> str:
         number = phonenumbers.parse("+" + wa_id, None)
     except phonenumbers.NumberParseException:
         return ""
-    return phonenumbers.region_code_for_number(number) or ""
+    region = phonenumbers.region_code_for_number(number) or ""
+    # Non-geographic numbers (+800, +882, …) have the region "001": no country.
+    return region if len(region) == 2 and region.isalpha() else ""

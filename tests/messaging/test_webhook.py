@@ -372,3 +372,27 @@ def test_admin_shows_deliveries_and_reprocesses_one(cs_client):
     )
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.PROCESSED
+
+
+@pytest.mark.parametrize(
+    "wa_id,country", [("34600111222", "ES"), ("80012345678", ""), ("99912345678", "")]
+)
+def test_contacts_get_their_country_or_none_for_non_geographic_numbers(
+    client, wa_id, country
+):
+    number = BusinessNumberFactory()
+    at = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    response = whatsapp.post(
+        client,
+        whatsapp.inbound_payload(
+            phone_number_id=number.phone_number_id,
+            wa_id=wa_id,
+            wamid=f"wamid.{wa_id}",
+            at=at,
+        ),
+    )
+    assert response.status_code == 200
+    assert (
+        Message.objects.get(wamid=f"wamid.{wa_id}").conversation.contact.country
+        == country
+    )

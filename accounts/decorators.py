@@ -1,0 +1,33 @@
+"""Who may see which portal page (A4: every company user reads; admins see billing)."""
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+
+
+def company_user_required(view):
+    """A logged-in user of a company; Customer Success staff go to the admin site."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.user.company_id is None:
+            return redirect("admin:index")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def company_admin_required(view):
+    """Billing pages: company admins only; agents get 403."""
+
+    @company_user_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_company_admin:
+            raise PermissionDenied("Billing is visible to company admins only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper

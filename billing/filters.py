@@ -1,0 +1,34 @@
+from datetime import date
+
+import django_filters
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import Invoice
+
+
+class InvoiceFilter(django_filters.FilterSet):
+    month = django_filters.CharFilter(
+        label=_("Month"),
+        method="filter_month",
+        widget=forms.TextInput(
+            attrs={"type": "month", "class": "form-control form-control-sm"}
+        ),
+    )
+    status = django_filters.ChoiceFilter(
+        label=_("Status"),
+        choices=Invoice.Status.choices,
+        empty_label=_("Any status"),
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+
+    class Meta:
+        model = Invoice
+        fields = ["month", "status"]
+
+    def filter_month(self, queryset, name, value):
+        try:
+            year, month = (int(part) for part in value.split("-"))
+            return queryset.filter(month=date(year, month, 1))
+        except ValueError:
+            return queryset.none()

@@ -1,0 +1,225 @@
+"""The customer portal's billing pages: invoices, downloads, the month so far (D4)."""
+
+import csv
+from datetime import timedelta
+
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_tables2 import RequestConfig
+
+from accounts.decorators import company_admin_required
+
+from . import charts, selectors
+from .filters import InvoiceFilter
+from .models import InvoiceLine
+from .rules import month_bounds, month_of
+from .services import invoice_preview
+from .tables import ChargeTable, InvoiceTable, status_badge
+
+PAGE = 25
+
+
+@company_admin_required
+def invoice_list(request):
+    company = request.user.company
+    invoices = InvoiceFilter(
+        request.GET, queryset=selectors.invoice_list(company=company)
+    )
+    table = InvoiceTable(invoices.qs)
+    RequestConfig(request, paginate={"per_page": PAGE}).configure(table)
+    return render(
+        request,
+        "billing/invoice_list.html",
+        {"company": company, "filter": invoices, "table": table},
+    )
+
+
+def invoice_context(invoice, lines) -> dict:
+    """Everything the invoice page and its PDF show; both render from this."""
+    by_kind = {kind: [] for kind in InvoiceLine.Kind.values}
+    for line in lines:
+        by_kind[line.kind].append(line)
+    license_line = (
+        by_kind[InvoiceLine.Kind.LICENSE][0]
+        if by_kind[InvoiceLine.Kind.LICENSE]
+        else None
+    )
+    return {
+        "invoice": invoice,
+        "company": invoice.company,
+        "details": invoice.billing_details
+        or {
+            "name": invoice.company.name,
+            "email": invoice.company.billing_email,
+            "address": invoice.company.billing_address,
+            "country": invoice.company.country,
+        },
+        "zone": invoice.company.zone,
+        "period_last_day": (invoice.period_end - timedelta(seconds=1)).astimezone(
+            invoice.company.zone
+        ),
+        "period_first_day": invoice.period_start.astimezone(invoice.company.zone),
+        "license_line": license_line,
+        "license_segments": (
+            license_line.details.get("segments", []) if license_line else []
+        ),
+        "usage_lines": by_kind[InvoiceLine.Kind.USAGE],
+        "carried_lines": by_kind[InvoiceLine.Kind.CARRIED_OVER],
+        "tax_line": by_kind[InvoiceLine.Kind.TAX][0]
+        if by_kind[InvoiceLine.Kind.TAX]
+        else None,
+        "status_badge": status_badge(invoice),
+    }
+
+
+@company_admin_required
+def invoice_detail(request, pk):
+    invoice = selectors.invoice_get(company=request.user.company, pk=pk)
+    context = invoice_context(invoice, selectors.invoice_lines(invoice=invoice))
+    return render(request, "billing/invoice_detail.html", context)
+
+
+@company_admin_required
+def invoice_line_messages(request, pk, line_pk):
+    invoice = selectors.invoice_get(company=request.user.company, pk=pk)
+    line = selectors.line_get(invoice=invoice, pk=line_pk)
+    table = ChargeTable(
+        selectors.line_charges(line=line),
+        zone=invoice.company.zone,
+        currency=invoice.currency,
+    )
+    RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    return render(
+        request,
+        "billing/charge_list.html",
+        {"invoice": invoice, "line": line, "table": table, "title": line.description},
+    )
+
+
+@company_admin_required
+def invoice_free_templates(request, pk):
+    invoice = selectors.invoice_get(company=request.user.company, pk=pk)
+    table = ChargeTable(
+        selectors.free_charges(invoice=invoice),
+        zone=invoice.company.zone,
+        currency=invoice.currency,
+    )
+    RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    return render(
+        request,
+        "billing/charge_list.html",
+        {"invoice": invoice, "table": table, "title": _("Free templates and why")},
+    )
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@company_admin_required
+def invoice_csv(request, pk):
+    """Every charged message of the invoice, streamed (an invoice may hold millions)."""
+    invoice = selectors.invoice_get(company=request.user.company, pk=pk)
+    zone = invoice.company.zone
+    writer = csv.writer(_Echo())
+    header = [
+        "delivered_at",
+        "contact",
+        "template",
+        "category",
+        "market",
+        "rate",
+        "currency",
+        "carried_over_from",
+        "reason",
+        "wamid",
+    ]
+
+    def rows():
+        yield writer.writerow(header)
+        for charge in selectors.billable_charges(invoice=invoice).iterator(
+            chunk_size=5000
+        ):
+            carried = ""
+            if charge.delivered_at < invoice.period_start:
+                carried = f"{month_of(charge.delivered_at, zone):%Y-%m}"
+            yield writer.writerow(
+                [
+                    timezone.localtime(charge.delivered_at, zone).isoformat(),
+                    charge.message.conversation.contact.masked_number,
+                    charge.message.template.name if charge.message.template else "",
+                    charge.category,
+                    charge.market.name,
+                    f"{charge.rate:.4f}",
+                    invoice.currency,
+                    carried,
+                    selectors.reason_text(charge, zone),
+                    charge.message.wamid,
+                ]
+            )
+
+    name = invoice.number or f"draft-{invoice.month:%Y-%m}"
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}-messages.csv"'
+    return response
+
+
+@company_admin_required
+def invoice_pdf(request, pk):
+    from weasyprint import HTML
+
+    invoice = selectors.invoice_get(company=request.user.company, pk=pk)
+    context = invoice_context(invoice, selectors.invoice_lines(invoice=invoice))
+    html = render_to_string("billing/invoice_pdf.html", context, request=request)
+    pdf = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
+    name = invoice.number or f"draft-{invoice.month:%Y-%m}"
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+    return response
+
+
+@company_admin_required
+def usage_current(request):
+    """This month so far: the same computation as the invoice, not saved."""
+    company = request.user.company
+    zone = company.zone
+    now = timezone.now()
+    month = month_of(now, zone)
+    start, end = month_bounds(month, zone)
+
+    def chart_data(invoice):
+        return selectors.daily_charges(company=company, start=start, end=end, zone=zone)
+
+    preview = invoice_preview(company=company, month=month, collect=chart_data)
+    messages = selectors.daily_activity(
+        company=company, start=start, end=end, zone=zone
+    )
+    labels = {
+        "inbound": _("Inbound"),
+        "free_form": _("Free-form"),
+        "utility": _("Utility"),
+        "authentication": _("Authentication"),
+        "marketing": _("Marketing"),
+    }
+    svg = charts.activity_svg(
+        first=start.astimezone(zone).date(),
+        last=now.astimezone(zone).date(),
+        messages=messages,
+        charges=preview.extra,
+        labels=labels,
+        title=_("Messages per day by kind, and the day's charges"),
+    )
+    context = invoice_context(preview.invoice, preview.lines)
+    context.update(
+        {
+            "preview": True,
+            "chart": svg,
+            "legend": [(labels[k], colour) for k, colour in charts.KINDS],
+            "as_of": now.astimezone(zone),
+        }
+    )
+    return render(request, "billing/usage_current.html", context)

@@ -1,0 +1,249 @@
+"""The customer portal's billing pages through the test client."""
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from billing.models import Charge, Invoice
+from tests.billing_world import World, rate_card
+from tests.factories import CompanyAdminFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+T = datetime(2026, 10, 6, 9, 0, tzinfo=UTC)
+OCT = date(2026, 10, 1)
+
+
+@pytest.fixture(autouse=True)
+def _statuses_by_hand(settings):
+    settings.WHATSAPP_SANDBOX_EMIT_STATUSES = False
+
+
+@pytest.fixture
+def world(client):
+    rate_card(
+        rates={
+            ("Spain", "marketing"): "0.0615",
+            ("Spain", "utility"): "0.0200",
+            ("Rest of Latin America", "marketing"): "0.0740",
+        },
+        effective_from=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    w = World(client, start=T, tax_rate=Decimal("0.21"), license_price=Decimal("15"))
+    w.admin = CompanyAdminFactory(company=w.company)
+    return w
+
+
+def _traffic(world, n_marketing=3):
+    for i in range(n_marketing):
+        world.send_and_deliver("marketing", T + timedelta(minutes=i))
+    world.contact_writes(T + timedelta(hours=1))
+    world.send_and_deliver("utility", T + timedelta(hours=2))  # free, window open
+
+
+def _login(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_invoice_list_shows_invoices_with_status_and_totals(client, world):
+    _traffic(world)
+    invoice = world.finalize(world.invoice(OCT))
+    response = _login(client, world.admin).get(reverse("billing:invoices"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert invoice.number in page
+    assert "Finalized" in page
+    assert "€18.37" in page  # (15 + 0.18) + 21 % tax = 15.18 + 3.19
+
+
+def test_invoice_list_filters_by_month_and_status(client, world):
+    world.invoice(OCT)
+    world.invoice(date(2026, 9, 1))
+    _login(client, world.admin)
+    page = client.get(
+        reverse("billing:invoices"), {"month": "2026-09"}
+    ).content.decode()
+    assert "September 2026" in page and "October 2026" not in page
+    page = client.get(reverse("billing:invoices"), {"status": "paid"}).content.decode()
+    assert "No invoices yet" in page
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_invoice_list_query_count_is_constant(
+    client, world, count, django_assert_max_num_queries
+):
+    for i in range(count):
+        month = date(2024 + i // 12, i % 12 + 1, 1)
+        Invoice.objects.create(
+            company=world.company,
+            month=month,
+            period_start=T,
+            period_end=T,
+            currency="EUR",
+        )
+    _login(client, world.admin)
+    with django_assert_max_num_queries(9):
+        assert client.get(reverse("billing:invoices")).status_code == 200
+
+
+def test_invoice_detail_explains_every_line(client, world):
+    _traffic(world)
+    invoice = world.invoice(OCT)
+    response = _login(client, world.admin).get(
+        reverse("billing:invoice", args=[invoice.pk])
+    )
+    page = response.content.decode()
+    assert "1 license for 31 days" in page
+    assert "Marketing templates, Spain" in page
+    assert (
+        "1 utility template was delivered inside an open customer service window"
+        in page
+    )
+    assert response.context["invoice"].total == invoice.total
+    assert 'data-testid="invoice-total">€18.37' in page
+
+
+@pytest.mark.parametrize("messages", [2, 40])
+def test_invoice_detail_query_count_is_constant(
+    client, world, messages, django_assert_max_num_queries
+):
+    _traffic(world, n_marketing=messages)
+    invoice = world.invoice(OCT)
+    _login(client, world.admin)
+    with django_assert_max_num_queries(7):
+        assert (
+            client.get(reverse("billing:invoice", args=[invoice.pk])).status_code == 200
+        )
+
+
+def test_line_messages_list_every_charged_message_with_masked_numbers(
+    client, world, django_assert_max_num_queries
+):
+    _traffic(world, n_marketing=5)
+    invoice = world.invoice(OCT)
+    line = invoice.lines.get(kind="usage", category="marketing")
+    _login(client, world.admin)
+    with django_assert_max_num_queries(9):
+        response = client.get(
+            reverse("billing:invoice-line", args=[invoice.pk, line.pk])
+        )
+    page = response.content.decode()
+    assert page.count("marketing templates are charged on delivery") == 5
+    assert world.wa_id not in page
+    assert "+346" in page and "••" in page
+
+
+def test_free_templates_say_why(client, world):
+    _traffic(world)
+    invoice = world.invoice(OCT)
+    page = (
+        _login(client, world.admin)
+        .get(reverse("billing:invoice-free", args=[invoice.pk]))
+        .content.decode()
+    )
+    assert (
+        "Free: utility template delivered 2026-10-06 11:00 while the window opened by the "
+        "contact&#x27;s message at 2026-10-06 10:00 was open."
+    ) in page
+
+
+def test_csv_lists_every_charged_message(client, world):
+    _traffic(world)
+    invoice = world.invoice(OCT)
+    response = _login(client, world.admin).get(
+        reverse("billing:invoice-csv", args=[invoice.pk])
+    )
+    rows = list(
+        csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
+    )
+    assert (
+        len(rows) == Charge.objects.filter(invoice=invoice, billable=True).count() == 3
+    )
+    assert {r["category"] for r in rows} == {"marketing"}
+    assert rows[0]["rate"] == "0.0615" and rows[0]["market"] == "Spain"
+    assert world.wa_id not in rows[0]["contact"]
+
+
+def test_pdf_is_an_a4_document_with_the_invoice(client, world):
+    _traffic(world)
+    invoice = world.finalize(world.invoice(OCT))
+    response = _login(client, world.admin).get(
+        reverse("billing:invoice-pdf", args=[invoice.pk])
+    )
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+    assert f'filename="{invoice.number}.pdf"' in response["Content-Disposition"]
+
+
+def test_usage_so_far_equals_the_invoice_for_the_same_facts(client, world):
+    _traffic(world)
+    _login(client, world.admin)
+    with time_machine.travel(datetime(2026, 10, 20, tzinfo=UTC), tick=False):
+        page = client.get(reverse("billing:usage"))
+    assert page.status_code == 200
+    assert "<svg" in page.content.decode()
+    preview_total = page.context["invoice"].total
+    assert not Invoice.objects.exists()  # nothing was saved
+    assert world.invoice(OCT).total == preview_total
+
+
+def test_a_new_company_sees_empty_states_not_errors(client):
+    admin = CompanyAdminFactory()
+    _login(client, admin)
+    assert "No invoices yet" in client.get(reverse("billing:invoices")).content.decode()
+    assert client.get(reverse("billing:usage")).status_code == 200
+    assert client.get(reverse("licensing:licenses")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "billing:invoice",
+        "billing:invoice-csv",
+        "billing:invoice-pdf",
+        "billing:invoice-free",
+    ],
+)
+def test_another_companys_invoice_is_404(client, world, name):
+    invoice = world.invoice(OCT)
+    outsider = CompanyAdminFactory()
+    assert (
+        _login(client, outsider).get(reverse(name, args=[invoice.pk])).status_code
+        == 404
+    )
+
+
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("billing:invoices", []),
+        ("billing:usage", []),
+        ("licensing:licenses", []),
+        ("billing:invoice", ["x"]),
+    ],
+)
+def test_agents_get_403_on_billing_pages(client, world, name, args):
+    invoice = world.invoice(OCT)
+    agent = UserFactory(company=world.company)
+    url = reverse(name, args=[invoice.pk] if args else [])
+    assert _login(client, agent).get(url).status_code == 403
+
+
+def test_anonymous_users_are_sent_to_login(client, world):
+    response = client.get(reverse("billing:invoices"))
+    assert response.status_code == 302 and "/accounts/login/" in response.url
+
+
+def test_licenses_page_shows_who_holds_one(client, world):
+    page = (
+        _login(client, world.admin).get(reverse("licensing:licenses")).content.decode()
+    )
+    assert world.agent.email in page
+    assert world.admin.email in page  # read-only user
+    assert "€15.00" in page
