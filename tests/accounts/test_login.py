@@ -1,0 +1,61 @@
+"""Login, logout and throttling of repeated failures (django-axes)."""
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import CompanyAdminFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _attempt(client, email, password):
+    return client.post(reverse("login"), {"username": email, "password": password})
+
+
+def test_a_company_user_logs_in_and_out(client):
+    user = CompanyAdminFactory(email="ana@example.com")
+    response = _attempt(client, "ana@example.com", "pw")
+    assert response.status_code == 302 and response.url == reverse("home")
+    assert client.get(reverse("home")).status_code == 200
+    client.post(reverse("logout"))
+    assert client.get(reverse("home")).status_code == 302
+    assert user.is_authenticated
+
+
+def test_login_is_throttled_after_five_failures_even_with_the_right_password(
+    client, settings
+):
+    CompanyAdminFactory(email="ana@example.com")
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert _attempt(client, "ana@example.com", "wrong").status_code == 200
+    locked = _attempt(client, "ana@example.com", "wrong")
+    assert locked.status_code == 429
+    assert "Too many failed logins" in locked.content.decode()
+    # the right password does not get in while locked
+    assert _attempt(client, "ana@example.com", "pw").status_code == 429
+    assert client.get(reverse("home")).status_code == 302
+
+
+def test_failures_for_another_account_do_not_lock_this_one(client, settings):
+    CompanyAdminFactory(email="ana@example.com")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _attempt(client, "someone@example.com", "wrong")
+    assert _attempt(client, "ana@example.com", "pw").status_code == 302
+
+
+def test_password_reset_sends_an_email(client, mailoutbox):
+    CompanyAdminFactory(email="ana@example.com")
+    response = client.post(reverse("password_reset"), {"email": "ana@example.com"})
+    assert response.status_code == 302
+    assert len(mailoutbox) == 1 and "ana@example.com" in mailoutbox[0].to
+
+
+def test_forms_carry_csrf_tokens(client):
+    csrf_client = client.__class__(enforce_csrf_checks=True)
+    CompanyAdminFactory(email="ana@example.com")
+    response = csrf_client.post(
+        reverse("login"), {"username": "ana@example.com", "password": "pw"}
+    )
+    assert response.status_code == 403
+    page = csrf_client.get(reverse("login")).content.decode()
+    assert "csrfmiddlewaretoken" in page
