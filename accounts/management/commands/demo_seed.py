@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+import billing.demo
 import messaging.demo
 from accounts.models import Company, Team, User
 from accounts.roles import CUSTOMER_SUCCESS_GROUP
@@ -92,6 +93,7 @@ class Command(BaseCommand):
         for spec in COMPANIES:
             self._company(spec, cs)
         messaging.demo.seed(actor=cs)
+        billing.demo.seed(actor=cs)  # after messaging: it invoices that traffic
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(

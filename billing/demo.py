@@ -1,0 +1,137 @@
+"""Demo billing data: price lists, a negotiated card and the last two months' invoices.
+
+Idempotent: rate cards are filled through ``rate_card_import`` (rows already on
+a card are skipped), invoices through the billing run (drafts are recomputed,
+finalized invoices are left alone). Run it after the messaging demo so its
+traffic is invoiced.
+"""
+
+import logging
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
+from django.utils import timezone
+
+from accounts.models import Company, User
+
+from . import rules
+from .models import Market, RateCard
+from .money import RATE_QUANTUM
+from .rate_cards import COLUMNS, rate_card_create, rate_card_import
+from .runs import RunResult, billing_run_company
+from .services import previous_month
+
+logger = logging.getLogger(__name__)
+
+EFFECTIVE_FROM = datetime(2026, 1, 1, tzinfo=UTC)
+
+# Price list per market in EUR: (marketing, utility, authentication), in the
+# spirit of the provider's published per-message rates.
+EUR_RATES = {
+    "Argentina": ("0.0570", "0.0240", "0.0240"),
+    "Brazil": ("0.0580", "0.0062", "0.0290"),
+    "Chile": ("0.0820", "0.0185", "0.0185"),
+    "Colombia": ("0.0115", "0.0002", "0.0007"),
+    "Egypt": ("0.0990", "0.0050", "0.0060"),
+    "France": ("0.1320", "0.0275", "0.0630"),
+    "Germany": ("0.1260", "0.0510", "0.0700"),
+    "India": ("0.0100", "0.0013", "0.0013"),
+    "Indonesia": ("0.0380", "0.0184", "0.0280"),
+    "Israel": ("0.0325", "0.0049", "0.0049"),
+    "Italy": ("0.0640", "0.0276", "0.0276"),
+    "Malaysia": ("0.0790", "0.0130", "0.0130"),
+    "Mexico": ("0.0400", "0.0078", "0.0220"),
+    "Netherlands": ("0.1470", "0.0460", "0.0460"),
+    "Nigeria": ("0.0470", "0.0062", "0.0062"),
+    "North America": ("0.0230", "0.0037", "0.0124"),
+    "Other": ("0.0560", "0.0070", "0.0070"),
+    "Pakistan": ("0.0435", "0.0050", "0.0050"),
+    "Peru": ("0.0645", "0.0185", "0.0185"),
+    "Rest of Africa": ("0.0207", "0.0038", "0.0038"),
+    "Rest of Asia Pacific": ("0.0675", "0.0150", "0.0150"),
+    "Rest of Central and Eastern Europe": ("0.0790", "0.0195", "0.0195"),
+    "Rest of Latin America": ("0.0680", "0.0105", "0.0105"),
+    "Rest of Middle East": ("0.0315", "0.0060", "0.0060"),
+    "Rest of Western Europe": ("0.0545", "0.0280", "0.0280"),
+    "Russia": ("0.0735", "0.0370", "0.0370"),
+    "Saudi Arabia": ("0.0420", "0.0106", "0.0106"),
+    "South Africa": ("0.0350", "0.0070", "0.0070"),
+    "Spain": ("0.0615", "0.0200", "0.0300"),
+    "Turkey": ("0.0100", "0.0048", "0.0048"),
+    "United Arab Emirates": ("0.0355", "0.0145", "0.0145"),
+    "United Kingdom": ("0.0485", "0.0202", "0.0331"),
+}
+CATEGORIES = (rules.MARKETING, rules.UTILITY, rules.AUTHENTICATION)
+# The other price lists follow EUR at a demo exchange rate.
+PRICE_LISTS = {"EUR": Decimal("1"), "MXN": Decimal("18"), "USD": Decimal("1.08")}
+
+NEGOTIATED_COMPANY = "acme-iberia"
+NEGOTIATED_NAME = "Acme Iberia negotiated 2026"
+NEGOTIATED_EUR = {
+    ("Spain", rules.MARKETING): "0.0550",
+    ("Spain", rules.UTILITY): "0.0180",
+    ("Spain", rules.AUTHENTICATION): "0.0270",
+}
+
+
+def _csv(rows: list[tuple[str, str, Decimal]], currency: str) -> str:
+    day = EFFECTIVE_FROM.date().isoformat()
+    lines = [",".join(COLUMNS)]
+    lines += [
+        f'"{market}",{category},{rate},{currency},{day}'
+        for market, category, rate in rows
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _card(*, company: Company | None, currency: str, name: str = "") -> RateCard:
+    card = RateCard.objects.filter(company=company, currency=currency).first()
+    return card or rate_card_create(company=company, currency=currency, name=name)
+
+
+def price_list_rows(currency: str) -> list[tuple[str, str, Decimal]]:
+    """Every market × category; markets without a demo rate get Other's."""
+    factor = PRICE_LISTS[currency]
+    rows = []
+    for market in Market.objects.order_by("name").values_list("name", flat=True):
+        eur = EUR_RATES.get(market, EUR_RATES[rules.OTHER_MARKET])
+        for category, value in zip(CATEGORIES, eur, strict=True):
+            rows.append(
+                (market, category, (Decimal(value) * factor).quantize(RATE_QUANTUM))
+            )
+    return rows
+
+
+def seed(*, actor: User | None) -> list[RunResult]:
+    """Create the demo rate cards and invoice the last two full months.
+
+    The older month is finalized (once; later runs leave it alone), the newer
+    one stays a draft that is recomputed on every run. Returns what the
+    billing runs did per company and month.
+    """
+    for currency in PRICE_LISTS:
+        card = _card(company=None, currency=currency)
+        rate_card_import(
+            card=card, text=_csv(price_list_rows(currency), currency), actor=actor
+        )
+    acme = Company.objects.filter(slug=NEGOTIATED_COMPANY).first()
+    if acme is not None and acme.billing_currency == "EUR":
+        card = _card(company=acme, currency="EUR", name=NEGOTIATED_NAME)
+        rows = [(m, c, Decimal(r)) for (m, c), r in NEGOTIATED_EUR.items()]
+        rate_card_import(card=card, text=_csv(rows, "EUR"), actor=actor)
+
+    now = timezone.now()
+    results = []
+    for company in Company.objects.order_by("slug"):
+        newer = previous_month(now, company.zone)
+        older = newer - relativedelta(months=1)
+        # Oldest first, so each month's charges land on its own invoice (C7).
+        results.append(
+            billing_run_company(company=company, month=older, finalize=True, at=now)
+        )
+        results.append(billing_run_company(company=company, month=newer, at=now))
+    for result in results:
+        log = logger.info if result.ok else logger.warning
+        log("Billing demo: %s", result)
+    return results
