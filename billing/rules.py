@@ -104,8 +104,8 @@ def license_fee(days: Sequence[LicenseDay]) -> Decimal:
     """A5: price × Σ(licenses purchased that day) ÷ days in month, unrounded.
 
     With one price all month this is exactly the contract's formula; when the
-    price changes mid-month each day is charged at that day's price. A full
-    month at N licenses costs exactly N × price.
+    price changes mid-month each day is charged at that day's price (the one in
+    force at the end of the day). A full month at N licenses costs exactly N × price.
     """
     if not days:
         return ZERO

@@ -243,6 +243,9 @@ class LicenseFee:
         return "WhatsApp licenses: " + ", ".join(parts)
 
 
+_INSTANT = timedelta(microseconds=1)
+
+
 def license_fee_compute(*, company: Company, month: date) -> LicenseFee:
     """A5: the month's license fee in the company's billing time zone."""
     history = license_count_history(company=company)
@@ -250,7 +253,9 @@ def license_fee_compute(*, company: Company, month: date) -> LicenseFee:
     days = []
     for start, end in rules.month_days(month, company.zone):
         count = license_rules.count_max_between(history, start=start, end=end)
-        price = license_rules.value_in_force(prices, at=start, default=None)
+        # The price in force at the end of the day: a change during the day (or a
+        # new company's first price) applies to that whole day, like its count.
+        price = license_rules.value_in_force(prices, at=end - _INSTANT, default=None)
         if price is None:
             if count:
                 raise LicensePriceMissing(

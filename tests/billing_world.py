@@ -7,6 +7,7 @@ from itertools import count
 
 import time_machine
 
+from billing.markets import markets_seed
 from billing.models import Market, Rate, RateCard
 from billing.services import invoice_compute, invoice_finalize
 from licensing.services import license_price_set
@@ -27,6 +28,8 @@ def rate_card(
     *, company=None, currency="EUR", rates: dict, effective_from: datetime
 ) -> RateCard:
     """rates: {(market name, category): "0.0615"}"""
+    # Transactional tests flush the migration-seeded markets; put them back.
+    markets_seed()
     card, _ = RateCard.objects.get_or_create(company=company, currency=currency)
     for (market, category), value in rates.items():
         Rate.objects.get_or_create(

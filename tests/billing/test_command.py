@@ -217,16 +217,6 @@ def test_a_missing_license_price_is_reported_and_a_later_run_succeeds():
     assert str(result) == "no-price 2026-10: draft created, total 5.00 USD"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "billing.services.license_fee_compute takes each day's price at the day's "
-        "start (value_in_force(prices, at=start)) but the count as the day's "
-        "maximum; a company whose price and first licenses take effect at the same "
-        "mid-day instant (every new company) gets LicensePriceMissing for that "
-        "month, on every run, although a price exists from that instant on."
-    ),
-)
 def test_price_and_licenses_set_together_mid_day_can_be_billed():
     # given a new company set up at 13:00 with its price and licenses
     with time_machine.travel(datetime(2026, 10, 15, 13, 0, tzinfo=UTC), tick=False):

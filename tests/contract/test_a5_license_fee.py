@@ -97,3 +97,31 @@ def test_a5_license_fee_is_billed_in_arrears_on_the_months_invoice():
     zone = ZoneInfo("UTC")
     assert october.period_end == datetime(2026, 11, 1, tzinfo=zone)
     assert october.period_start == october.period_end - timedelta(days=31)
+
+
+def test_a5_license_fee_a_price_change_applies_from_its_day():
+    company = _company()
+    _set(company, 4, datetime(2026, 9, 1, tzinfo=UTC))
+    with time_machine.travel(datetime(2026, 10, 11, 15, tzinfo=UTC), tick=False):
+        license_price_set(
+            company=company, currency="EUR", monthly_amount="20.00", actor=None
+        )
+    fee = license_fee_compute(company=company, month=OCT)
+    # 1-10 October at 15.00, 11-31 October at 20.00 (the day of the change at the new price)
+    assert [(s.count, s.price, s.days) for s in fee.segments] == [
+        (4, Decimal("15.00"), 10),
+        (4, Decimal("20.00"), 21),
+    ]
+    assert fee.amount == (
+        (Decimal("15") * 4 * 10 + Decimal("20") * 4 * 21) / 31
+    ).quantize(Decimal("0.01"))
+
+
+def test_a5_license_fee_a_new_company_set_up_mid_day_is_billed_for_that_day():
+    with time_machine.travel(datetime(2026, 10, 15, 13, tzinfo=UTC), tick=False):
+        company = CompanyFactory()
+        license_price_set(
+            company=company, currency="EUR", monthly_amount="31", actor=None
+        )
+        license_count_set(company=company, quantity=1, actor=None)
+    assert license_fee_compute(company=company, month=OCT).amount == Decimal("17.00")
