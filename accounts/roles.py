@@ -56,5 +56,6 @@ CUSTOMER_SUCCESS_PERMISSIONS = frozenset(
         "billing.view_creditnote",
         "billing.add_creditnote",
         "billing.view_creditnoteline",
+        "billing.view_billingrun",
     }
 )

@@ -27,7 +27,7 @@ class InvoiceTable(tables.Table):
     number = tables.Column(
         verbose_name=_("Number"), empty_values=(), order_by=("number",)
     )
-    month = tables.DateColumn(verbose_name=_("Month"), format="F Y")
+    month = tables.DateColumn(verbose_name=_("Month"), format="YEAR_MONTH_FORMAT")
     status = tables.Column(verbose_name=_("Status"))
     total = tables.Column(
         verbose_name=_("Total"),

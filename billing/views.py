@@ -7,6 +7,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django_tables2 import RequestConfig
 
@@ -95,7 +96,7 @@ def invoice_line_messages(request, pk, line_pk):
     return render(
         request,
         "billing/charge_list.html",
-        {"invoice": invoice, "line": line, "table": table, "title": line.description},
+        {"invoice": invoice, "line": line, "table": table, "title": line_title(line)},
     )
 
 
@@ -113,6 +114,19 @@ def invoice_free_templates(request, pk):
         "billing/charge_list.html",
         {"invoice": invoice, "table": table, "title": _("Free templates and why")},
     )
+
+
+def line_title(line: InvoiceLine) -> str:
+    """A usage line's name in the reader's language (the stored one is English)."""
+    from .templatetags.billing_tags import category_label
+
+    names = {"category": category_label(line.category), "market": line.market.name}
+    if line.kind == InvoiceLine.Kind.CARRIED_OVER:
+        names["month"] = date_format(line.original_month, "YEAR_MONTH_FORMAT")
+        return (
+            _("Carried over from %(month)s: %(category)s templates, %(market)s") % names
+        )
+    return _("%(category)s templates, %(market)s") % names
 
 
 class _Echo:

@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.locks import company_lock
 from accounts.models import Company, Team, User
@@ -223,11 +224,15 @@ def send_permission_check(*, user: User, company: Company, at: datetime) -> None
     """
     if user.company_id != company.pk:
         raise SenderNotLicensed(
-            f"{user.email} is not a user of {company} and cannot send its messages."
+            _("%(email)s is not a user of %(company)s and cannot send its messages.")
+            % {"email": user.email, "company": company}
         )
     holds = user_holds_license(user=user, at=at)
     if not rules.may_send(user_is_active=user.is_active, holds_license=holds):
         raise SenderNotLicensed(
-            f"{user.email} holds no WhatsApp license: users without one can read "
-            "conversations but not send. Ask your company admin for a license."
+            _(
+                "%(email)s holds no WhatsApp license: users without one can read "
+                "conversations but not send. Ask your company admin for a license."
+            )
+            % {"email": user.email}
         )

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from licensing.services import send_permission_check
@@ -338,27 +339,36 @@ def _refusal_error(
 ):
     if refusal == rules.SendRefusal.WINDOW_CLOSED:
         if closes_at is None:
-            when = "was never opened: the contact has not written to this number"
+            message = _(
+                "The 24-hour customer service window was never opened: the contact has not "
+                "written to this number. Free-form messages need an open window; send an "
+                "approved template instead."
+            )
         else:
-            when = f"closed at {closes_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-        return WindowClosed(
-            f"The 24-hour customer service window {when}. Free-form messages need an "
-            "open window; send an approved template instead.",
-            closes_at=closes_at,
-        )
+            message = _(
+                "The 24-hour customer service window closed at %(when)s UTC. Free-form "
+                "messages need an open window; send an approved template instead."
+            ) % {"when": f"{closes_at.astimezone(UTC):%Y-%m-%d %H:%M}"}
+        return WindowClosed(message, closes_at=closes_at)
     if refusal == rules.SendRefusal.TEMPLATE_NOT_APPROVED:
         return TemplateNotSendable(
-            f"Template {template.name} is {template.get_status_display().lower()}; only "
-            "approved templates can be sent."
+            _("Template %(name)s is %(status)s; only approved templates can be sent.")
+            % {"name": template.name, "status": template.get_status_display().lower()}
         )
     if refusal == rules.SendRefusal.TEMPLATE_OTHER_COMPANY:
-        return TemplateNotSendable("This template belongs to another company.")
+        return TemplateNotSendable(_("This template belongs to another company."))
     if refusal == rules.SendRefusal.TEMPLATE_PARAMS:
         return TemplateNotSendable(
-            f"Template {template.name} needs {template.placeholder_count} value(s) for "
-            f"its placeholders, {len(params or [])} given."
+            _(
+                "Template %(name)s needs %(needed)d value(s) for its placeholders, %(given)d given."
+            )
+            % {
+                "name": template.name,
+                "needed": template.placeholder_count,
+                "given": len(params or []),
+            }
         )
-    return InvalidMessage("A message needs some text.")
+    return InvalidMessage(_("A message needs some text."))
 
 
 def message_send(
@@ -381,7 +391,7 @@ def message_send(
 
     params = [str(p) for p in (params or [])]
     if text and template is not None:
-        raise InvalidMessage("Send either text or a template, not both.")
+        raise InvalidMessage(_("Send either text or a template, not both."))
     with transaction.atomic():
         # One sender at a time per conversation: double submits and the window
         # check see each other.
@@ -397,14 +407,15 @@ def message_send(
             if existing is not None:
                 if existing.conversation_id != conversation.pk:
                     raise InvalidMessage(
-                        "This idempotency key was used for another conversation."
+                        _("This idempotency key was used for another conversation.")
                     )
                 return existing
         at = timezone.now()
         send_permission_check(user=sender, company=conversation.company, at=at)
         if not conversation.business_number.is_active:
             raise InvalidMessage(
-                f"Business number {conversation.business_number} is inactive."
+                _("Business number %(number)s is inactive.")
+                % {"number": conversation.business_number}
             )
         latest_in = last_inbound_at(conversation=conversation, at=at)
         window_open = rules.window_is_open(last_inbound_at=latest_in, at=at)

@@ -2,9 +2,12 @@
 
 from decimal import Decimal
 
-from babel.numbers import format_currency, format_decimal
+from babel import Locale
+from babel.numbers import format_currency, format_decimal, format_percent, parse_pattern
 from django import template
 from django.utils import timezone, translation
+
+from billing.money import RATE_DECIMAL_PLACES
 
 register = template.Library()
 
@@ -25,16 +28,32 @@ def money(amount, currency):
 
 @register.filter
 def rate(amount, currency):
-    """A per-message rate with its four decimals."""
+    """A per-message rate with its four decimals, in the language's currency pattern."""
     if amount is None:
         return "—"
-    return format_currency(
-        Decimal(amount),
-        currency,
-        format="¤#,##0.0000",
-        locale=_locale(),
-        currency_digits=False,
+    locale = Locale.parse(_locale())
+    pattern = parse_pattern(locale.currency_formats["standard"].pattern)
+    pattern.frac_prec = (RATE_DECIMAL_PLACES, RATE_DECIMAL_PLACES)
+    return pattern.apply(
+        Decimal(amount), locale, currency=currency, currency_digits=False
     )
+
+
+@register.filter
+def percent(fraction):
+    """A tax rate stored as a fraction (0.21), shown as a percentage (21 %)."""
+    return format_percent(Decimal(fraction), format="#,##0.##%", locale=_locale())
+
+
+@register.filter
+def category_label(code):
+    """The translated name of a template category code ("utility" → "Utilidad")."""
+    from messaging.models import MessageTemplate
+
+    try:
+        return MessageTemplate.Category(code).label
+    except ValueError:
+        return code
 
 
 @register.filter

@@ -792,9 +792,9 @@ def test_customer_success_has_exactly_the_billing_permissions(cs_user):
     }
 
 
-def test_billing_runs_are_for_superusers_only(client, cs_client):
+def test_billing_runs_are_visible_to_customer_success_and_superusers(client, cs_client):
     url = reverse("admin:billing_billingrun_changelist")
-    assert cs_client.get(url).status_code == 403
+    assert cs_client.get(url).status_code == 200
     client.force_login(StaffUserFactory(is_superuser=True, email="root@example.com"))
     assert client.get(url).status_code == 200
     assert client.get(reverse("admin:index")).status_code == 200
