@@ -56,12 +56,16 @@ def prepare(messages: int) -> tuple[int, str, int]:
     print(f"Generating one company with {messages:,} messages")
     bench_billing._timed("generate", bench_billing.generate, 1, messages)
     from accounts.models import Company, User
-    from billing.services import invoice_compute
+    from billing.services import invoice_compute, invoice_finalize
 
     company = Company.objects.get()
     invoice, _ = bench_billing._timed(
         "invoice_compute",
         lambda: invoice_compute(company=company, month=bench_billing.MONTH),
+    )
+    # Customers mostly open finalized invoices (drafts live for the grace days).
+    invoice, _ = bench_billing._timed(
+        "invoice_finalize", lambda: invoice_finalize(invoice=invoice)
     )
     charged = invoice.charges.filter(billable=True).count()
     User.objects.create_user(
