@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test install lint format run-worker run-beat bench-billing clean
+.PHONY: demo test install lint format run-worker run-beat bench-billing bench-portal clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,8 @@ demo: $(STAMP)
 	@echo ""
 	@echo "  Portal (company users):      http://127.0.0.1:8000/"
 	@echo "  Admin (Customer Success):    http://127.0.0.1:8000/admin/"
+	@echo "  API schema / endpoints:      http://127.0.0.1:8000/api/schema/docs/"
+	@echo "  Password for every demo login: demo-pass-2026"
 	@echo ""
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
@@ -40,6 +42,14 @@ run-worker: $(STAMP)
 
 run-beat: $(STAMP)
 	$(BIN)/celery -A config beat --loglevel=INFO
+
+# Benchmarks (PostgreSQL; each recreates the database wa_billing_bench).
+BENCH_DB ?= postgres://postgres@127.0.0.1:5432/postgres
+bench-billing: $(STAMP)
+	DATABASE_URL=$(BENCH_DB) $(BIN)/python bench/billing.py $(BENCH_ARGS)
+
+bench-portal: $(STAMP)
+	DATABASE_URL=$(BENCH_DB) $(BIN)/python bench/portal.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
