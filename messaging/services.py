@@ -7,7 +7,7 @@ webhook (real or sandbox) goes through ``webhook_receive``.
 import hashlib
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -84,11 +84,39 @@ def webhook_receive(
             WebhookDelivery.Status.RECEIVED,
             WebhookDelivery.Status.FAILED,
         ):
-            from .tasks import delivery_process_task
-
             pk = delivery.pk
-            transaction.on_commit(lambda: delivery_process_task.delay(pk))
+            transaction.on_commit(lambda: _delivery_process_enqueue(pk))
     return delivery, created
+
+
+def _delivery_process_enqueue(delivery_id: int) -> None:
+    """Hand a stored delivery to the worker. Once stored it is accepted: a failure
+    to process (or to enqueue) is recorded and retried, never answered as an
+    error to the provider (deliveries_retry picks it up)."""
+    from .tasks import delivery_process_task
+
+    try:
+        delivery_process_task.delay(delivery_id)
+    except Exception:
+        logger.exception("Delivery %s stored; processing will be retried", delivery_id)
+
+
+def deliveries_retry(*, older_than: timedelta, max_attempts: int) -> list[int]:
+    """Process again the deliveries left received or failed (a lost task, a
+    database error mid-way). Returns their ids."""
+    cutoff = timezone.now() - older_than
+    ids = list(
+        WebhookDelivery.objects.filter(
+            status__in=[WebhookDelivery.Status.RECEIVED, WebhookDelivery.Status.FAILED],
+            received_at__lt=cutoff,
+            attempts__lt=max_attempts,
+        )
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:500]
+    )
+    for delivery_id in ids:
+        _delivery_process_enqueue(delivery_id)
+    return ids
 
 
 def delivery_process(*, delivery_id: int) -> WebhookDelivery:

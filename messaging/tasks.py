@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from celery import shared_task
 from django.db import DatabaseError
 
@@ -20,3 +22,11 @@ def delivery_process_task(self, delivery_id: int) -> dict:
 @shared_task
 def sandbox_statuses_emit_task(message_id: int) -> None:
     sandbox.sandbox_statuses_emit(message_id=message_id)
+
+
+@shared_task
+def deliveries_retry_task() -> int:
+    """Beat: reprocess webhook deliveries whose processing failed or was lost."""
+    return len(
+        services.deliveries_retry(older_than=timedelta(minutes=2), max_attempts=20)
+    )

@@ -3,6 +3,7 @@
 import logging
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
@@ -34,6 +35,15 @@ def whatsapp_webhook(request):
     except MalformedPayload as exc:
         logger.warning("Webhook refused: malformed payload")
         return JsonResponse({"error": exc.message}, status=400)
+    except DatabaseError:
+        # Nothing was stored, or the stored delivery is marked failed and the
+        # provider's retry processes it again: ask for that retry.
+        logger.exception("Webhook not accepted: database unavailable")
+        response = JsonResponse(
+            {"error": "Temporarily unavailable, retry later."}, status=503
+        )
+        response["Retry-After"] = "30"
+        return response
     return JsonResponse({"delivery": delivery.pk, "duplicate": not created}, status=200)
 
 

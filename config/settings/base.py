@@ -160,6 +160,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.billing_month_run_task",
         "schedule": crontab(minute=15, hour="*", day_of_month="1,2"),
     },
+    # Every 5 minutes: process again webhook deliveries whose processing failed or
+    # whose task was lost (stored deliveries are never dropped).
+    "retry-webhook-deliveries": {
+        "task": "messaging.tasks.deliveries_retry_task",
+        "schedule": crontab(minute="*/5"),
+    },
     # Every day at 03:30 UTC: finalize drafts whose grace period has passed.
     "finalize-due-invoices": {
         "task": "billing.tasks.invoices_finalize_due_task",

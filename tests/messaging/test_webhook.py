@@ -396,3 +396,59 @@ def test_contacts_get_their_country_or_none_for_non_geographic_numbers(
         Message.objects.get(wamid=f"wamid.{wa_id}").conversation.contact.country
         == country
     )
+
+
+def test_a_database_error_before_storing_answers_503_so_the_provider_retries(
+    client, monkeypatch
+):
+    from django.db import OperationalError
+
+    sample = whatsapp.fixture("inbound_text__meta_docs.json")
+    _number_for(sample)
+
+    def down(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(WebhookDelivery.objects, "get_or_create", down)
+    response = whatsapp.post(client, sample)
+    assert (response.status_code, response["Retry-After"]) == (503, "30")
+    monkeypatch.undo()
+    assert not WebhookDelivery.objects.exists()
+    # the provider's retry of the same body is stored and processed once
+    assert whatsapp.post(client, sample).status_code == 200
+    assert Message.objects.count() == 1
+
+
+def test_a_stored_delivery_whose_processing_fails_is_kept_and_retried(
+    client, monkeypatch
+):
+    import time_machine
+    from django.db import OperationalError
+
+    from messaging import services
+    from messaging.tasks import deliveries_retry_task
+
+    sample = whatsapp.fixture("inbound_text__meta_docs.json")
+    _number_for(sample)
+    real = services.delivery_process
+
+    def down(**kwargs):
+        WebhookDelivery.objects.filter(pk=kwargs["delivery_id"]).update(
+            status=WebhookDelivery.Status.FAILED, attempts=1
+        )
+        raise OperationalError("connection lost mid-way")
+
+    monkeypatch.setattr(services, "delivery_process", down)
+    assert whatsapp.post(client, sample).status_code == 200  # accepted: it is stored
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == WebhookDelivery.Status.FAILED
+    assert not Message.objects.exists()
+    monkeypatch.setattr(services, "delivery_process", real)
+    with (
+        time_machine.travel(delivery.received_at + timedelta(minutes=3)),
+        whatsapp.on_commit(),
+    ):
+        assert deliveries_retry_task.delay().get() == 1
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.PROCESSED
+    assert Message.objects.count() == 1
