@@ -112,7 +112,7 @@ def serve(url: str, workers: int) -> subprocess.Popen:
         try:
             requests.get(f"http://127.0.0.1:{PORT}/accounts/login/", timeout=1)
             return proc
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.2)
     proc.kill()
     sys.exit("gunicorn did not start")
@@ -226,12 +226,23 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn processes")
     parser.add_argument("--seconds", type=int, default=30, help="wrk duration")
     parser.add_argument(
+        "--reuse", action="store_true", help="keep the generated database"
+    )
+    parser.add_argument(
         "--python-client",
         action="store_true",
         help="load from Python threads even when wrk is installed",
     )
     args = parser.parse_args()
-    invoice_id, url, charged = prepare(args.messages)
+    if args.reuse:
+        url = bench_billing._bench_url()
+        bench_billing._setup(url)
+        from billing.models import Invoice
+
+        invoice = Invoice.objects.get()
+        invoice_id, charged = invoice.pk, invoice.charges.filter(billable=True).count()
+    else:
+        invoice_id, url, charged = prepare(args.messages)
     from django.db import connections
 
     connections.close_all()
