@@ -21,6 +21,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin_base import ReadOnlyInline, ViewOnlyAdmin
 from accounts.exceptions import DomainError
 
 from .exceptions import InvalidRateCard
@@ -55,34 +56,6 @@ from .services import (
 )
 
 # --- Shared --------------------------------------------------------------------------
-
-
-class ViewOnlyAdmin(admin.ModelAdmin):
-    """Facts and history: looked at, never added, edited or deleted here."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _money(amount, currency: str) -> str:

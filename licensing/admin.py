@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin_base import ReadOnlyInline
 from accounts.exceptions import DomainError
 
 from .models import LicenseAssignment, LicenseCountChange, LicensePrice
@@ -31,26 +32,14 @@ def run_license_action(modeladmin, request, call, *, label: str) -> None:
     )
 
 
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class LicenseCountChangeInline(_ReadOnlyInline):
+class LicenseCountChangeInline(ReadOnlyInline):
     model = LicenseCountChange
     fields = ("quantity", "effective_at", "note", "created_by", "created_at")
     readonly_fields = fields
     verbose_name_plural = _("License count history (add changes under Licensing)")
 
 
-class LicensePriceInline(_ReadOnlyInline):
+class LicensePriceInline(ReadOnlyInline):
     model = LicensePrice
     fields = (
         "monthly_amount",
@@ -64,7 +53,7 @@ class LicensePriceInline(_ReadOnlyInline):
     verbose_name_plural = _("Negotiated license prices")
 
 
-class LicenseAssignmentInline(_ReadOnlyInline):
+class LicenseAssignmentInline(ReadOnlyInline):
     model = LicenseAssignment
     fields = ("user", "assigned_at", "assigned_by", "revoked_at", "revoked_by")
     readonly_fields = fields

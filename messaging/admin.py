@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin_base import ViewOnlyAdmin
 from accounts.exceptions import DomainError
 
 from . import rules
@@ -18,19 +19,6 @@ from .models import (
     WebhookDelivery,
 )
 from .services import delivery_reprocess
-
-
-class ViewOnlyAdmin(admin.ModelAdmin):
-    """Facts from the provider: Customer Success looks, nobody edits."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(BusinessNumber)

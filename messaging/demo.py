@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from accounts.models import Company, User
@@ -36,7 +35,6 @@ from .models import (
     MessageTemplate,
     WebhookDelivery,
 )
-from .payloads import template_payload, text_payload
 from .transports import TRANSPORT_SANDBOX, SandboxTransport
 
 logger = logging.getLogger(__name__)
@@ -545,34 +543,14 @@ def _outbound_past(
         raise ValueError(
             f"Demo script error: {step!r} would be refused at {at} ({refusal})."
         )
-    to = conversation.contact.wa_id
-    if template is not None:
-        payload = template_payload(
-            to=to, name=template.name, language=template.language, body_params=params
-        )
-        body = services.template_render(template=template, params=params)
-    else:
-        payload = text_payload(to=to, body=step.text)
-        body = step.text
-    result = SandboxTransport().send(
-        phone_number_id=conversation.business_number.phone_number_id, payload=payload
-    )
-    message = Message.objects.create(
-        company_id=conversation.company_id,
+    message = services.outbound_message_record(
         conversation=conversation,
-        direction=Message.Direction.OUTBOUND,
-        type="template" if template is not None else "text",
-        body=body,
-        template=template,
-        template_category=template.category if template is not None else "",
-        template_params=params,
         sender=sender,
-        wamid=result.wamid,
-        provider_timestamp=at,
-        status=Message.Status.ACCEPTED,
-    )
-    Conversation.objects.filter(pk=conversation.pk).update(
-        last_message_at=Greatest(Coalesce("last_message_at", at), at)
+        text=step.text,
+        template=template,
+        params=params,
+        at=at,
+        transport=SandboxTransport(),
     )
     message = Message.objects.select_related(
         "conversation__business_number", "conversation__contact"

@@ -486,41 +486,15 @@ def message_send(
                 template=template,
                 params=params,
             )
-        from .payloads import template_payload, text_payload
-
-        to = conversation.contact.wa_id
-        if template is not None:
-            payload = template_payload(
-                to=to,
-                name=template.name,
-                language=template.language,
-                body_params=params,
-            )
-            body = template_render(template=template, params=params)
-        else:
-            payload = text_payload(to=to, body=text)
-            body = text
-        result = get_transport().send(
-            phone_number_id=conversation.business_number.phone_number_id,
-            payload=payload,
-        )
-        message = Message.objects.create(
-            company_id=conversation.company_id,
+        message = outbound_message_record(
             conversation=conversation,
-            direction=Message.Direction.OUTBOUND,
-            type="template" if template is not None else "text",
-            body=body,
-            template=template,
-            template_category=template.category if template is not None else "",
-            template_params=params,
             sender=sender,
-            wamid=result.wamid,
-            provider_timestamp=at,
-            status=Message.Status.ACCEPTED,
-            idempotency_key=idempotency_key or None,
-        )
-        Conversation.objects.filter(pk=conversation.pk).update(
-            last_message_at=Greatest(Coalesce("last_message_at", at), at)
+            text=text,
+            template=template,
+            params=params,
+            at=at,
+            transport=get_transport(),
+            idempotency_key=idempotency_key,
         )
         message_delivery_refresh(messages=[message])
         wamid, pk = message.wamid, message.pk
@@ -532,4 +506,56 @@ def message_send(
             from .tasks import sandbox_statuses_emit_task
 
             transaction.on_commit(lambda: sandbox_statuses_emit_task.delay(pk))
+    return message
+
+
+def outbound_message_record(
+    *,
+    conversation: Conversation,
+    sender: User,
+    at: datetime,
+    transport,
+    text: str = "",
+    template: MessageTemplate | None = None,
+    params: list[str] | None = None,
+    idempotency_key: str | None = None,
+) -> Message:
+    """Hand one message to ``transport`` and record it as accepted at ``at``.
+
+    No rule is checked here: message_send checks A4/B3 first, and the demo's
+    history builder checks the same rules for its past instants.
+    """
+    from .payloads import template_payload, text_payload
+
+    params = params or []
+    to = conversation.contact.wa_id
+    if template is not None:
+        payload = template_payload(
+            to=to, name=template.name, language=template.language, body_params=params
+        )
+        body = template_render(template=template, params=params)
+    else:
+        payload = text_payload(to=to, body=text)
+        body = text
+    result = transport.send(
+        phone_number_id=conversation.business_number.phone_number_id, payload=payload
+    )
+    message = Message.objects.create(
+        company_id=conversation.company_id,
+        conversation=conversation,
+        direction=Message.Direction.OUTBOUND,
+        type="template" if template is not None else "text",
+        body=body,
+        template=template,
+        template_category=template.category if template is not None else "",
+        template_params=params,
+        sender=sender,
+        wamid=result.wamid,
+        provider_timestamp=at,
+        status=Message.Status.ACCEPTED,
+        idempotency_key=idempotency_key or None,
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_message_at=Greatest(Coalesce("last_message_at", at), at)
+    )
     return message
