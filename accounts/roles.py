@@ -28,6 +28,10 @@ CUSTOMER_SUCCESS_PERMISSIONS = frozenset(
         "licensing.view_licenseassignment",
         "licensing.add_licenseassignment",
         "licensing.change_licenseassignment",
+        # license requests: viewed, and approved/declined by actions (services)
+        "licensing.view_licenserequest",
+        "licensing.change_licenserequest",
+        "licensing.view_idlelicensenotice",
         # messaging
         "messaging.view_businessnumber",
         "messaging.add_businessnumber",

@@ -1,12 +1,31 @@
 from django import forms
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_base import ReadOnlyInline
+from accounts.admin_base import ReadOnlyInline, ViewOnlyAdmin
 from accounts.exceptions import DomainError
+from billing.templatetags.billing_tags import money
 
-from .models import LicenseAssignment, LicenseCountChange, LicensePrice
-from .services import license_count_set, license_price_set
+from . import rules
+from .models import (
+    IdleLicenseNotice,
+    LicenseAssignment,
+    LicenseCountChange,
+    LicensePrice,
+    LicenseRequest,
+)
+from .selectors import (
+    assignments_with_activity,
+    idle_assignments,
+    idle_licenses_by_company,
+)
+from .services import (
+    license_count_set,
+    license_price_set,
+    license_request_approve,
+    license_request_decline,
+)
 
 
 def run_license_action(modeladmin, request, call, *, label: str) -> None:
@@ -200,11 +219,33 @@ class ActiveAssignmentFilter(admin.SimpleListFilter):
         return queryset
 
 
+class IdleFilter(admin.SimpleListFilter):
+    """Active licenses whose holder sent nothing for 30 days (rules.license_is_idle)."""
+
+    title = _("use")
+    parameter_name = "idle"
+
+    def lookups(self, request, model_admin):
+        return (("yes", _("Idle for 30 days")),)
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            idle = idle_assignments(at=timezone.now()).values("pk")
+            return queryset.filter(pk__in=idle)
+        return queryset
+
+
 @admin.register(LicenseAssignment)
 class LicenseAssignmentAdmin(admin.ModelAdmin):
     """The audit trail of assignments; assigning happens through actions on users,
-    teams and companies so the seat limit is always checked by the service."""
+    teams and companies so the seat limit is always checked by the service.
 
+    Each row shows how its user sends (this month in the company's billing time
+    zone, and the last send); the page lists the idle licenses per company with
+    what revoking them saves.
+    """
+
+    change_list_template = "licensing/admin/licenseassignment_change_list.html"
     list_display = (
         "user",
         "company",
@@ -212,11 +253,62 @@ class LicenseAssignmentAdmin(admin.ModelAdmin):
         "assigned_by",
         "revoked_at",
         "revoked_by",
+        "templates_this_month",
+        "messages_this_month",
+        "last_sent_at",
+        "is_idle",
     )
-    list_filter = (ActiveAssignmentFilter, "company")
+    list_filter = (ActiveAssignmentFilter, IdleFilter, "company")
     list_select_related = ("user", "company", "assigned_by", "revoked_by")
     search_fields = ("user__email", "user__full_name", "company__name")
     date_hierarchy = "assigned_at"
+
+    def get_queryset(self, request):
+        return assignments_with_activity(
+            super().get_queryset(request), at=timezone.now()
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        idle = idle_licenses_by_company(at=timezone.now())
+        extra_context = {
+            **(extra_context or {}),
+            "idle_companies": [
+                {
+                    "company": entry.company,
+                    "users": ", ".join(
+                        a.user.get_full_name() for a in entry.assignments
+                    ),
+                    "count": entry.idle_count,
+                    "price": money(entry.monthly_price, entry.currency),
+                    "saving": money(entry.saving, entry.currency),
+                }
+                for entry in idle
+            ],
+            "idle_days": rules.IDLE_AFTER.days,
+        }
+        return super().changelist_view(request, extra_context=extra_context)
+
+    @admin.display(description=_("templates this month"))
+    def templates_this_month(self, obj):
+        return obj.templates_this_month
+
+    @admin.display(description=_("messages this month"))
+    def messages_this_month(self, obj):
+        return obj.messages_this_month
+
+    @admin.display(description=_("last send"), ordering="last_sent_at")
+    def last_sent_at(self, obj):
+        return obj.last_sent_at
+
+    @admin.display(description=_("idle"), boolean=True)
+    def is_idle(self, obj):
+        if obj.revoked_at is not None:
+            return None
+        return rules.license_is_idle(
+            assigned_at=obj.assigned_at,
+            last_sent_at=obj.last_sent_at,
+            at=timezone.now(),
+        )
 
     def has_add_permission(self, request):
         return False
@@ -227,3 +319,126 @@ class LicenseAssignmentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(LicenseRequest)
+class LicenseRequestAdmin(admin.ModelAdmin):
+    """Requests of users without a license. Approving goes through
+    ``license_request_approve`` (so ``license_assign`` checks the seat limit);
+    requests are never edited or deleted."""
+
+    list_display = (
+        "user",
+        "company",
+        "status",
+        "created_at",
+        "note",
+        "decided_by",
+        "decided_at",
+    )
+    list_filter = ("status", "company")
+    list_select_related = ("user", "company", "decided_by")
+    search_fields = ("user__email", "user__full_name", "company__name", "note")
+    readonly_fields = (
+        "company",
+        "user",
+        "note",
+        "created_at",
+        "status",
+        "decided_by",
+        "decided_at",
+    )
+    fields = readonly_fields
+    actions = ("approve_requests", "decline_requests")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # The actions need the change permission; a single request is only viewed.
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _decide(self, request, queryset, service, *, done: str) -> None:
+        decided = 0
+        for license_request in queryset.select_related("user", "company"):
+            try:
+                service(request=license_request, actor=request.user)
+            except DomainError as exc:
+                self.message_user(
+                    request,
+                    f"{license_request.user.email}: {exc.message}",
+                    messages.ERROR,
+                )
+            else:
+                decided += 1
+        if decided:
+            self.message_user(request, done % {"n": decided}, messages.SUCCESS)
+
+    @admin.action(
+        description=_("Approve: assign a license (within the seat limit)"),
+        permissions=["change"],
+    )
+    def approve_requests(self, request, queryset):
+        self._decide(
+            request,
+            queryset,
+            license_request_approve,
+            done=_("%(n)d request(s) approved; the users hold a license."),
+        )
+
+    @admin.action(description=_("Decline"), permissions=["change"])
+    def decline_requests(self, request, queryset):
+        self._decide(
+            request,
+            queryset,
+            license_request_decline,
+            done=_("%(n)d request(s) declined."),
+        )
+
+
+@admin.register(IdleLicenseNotice)
+class IdleLicenseNoticeAdmin(ViewOnlyAdmin):
+    """The weekly idle license emails: to whom, which licenses, what it saves."""
+
+    list_display = (
+        "company",
+        "week",
+        "idle_count",
+        "saving",
+        "emailed_at",
+        "recipient_list",
+    )
+    list_filter = ("week", "company")
+    list_select_related = ("company",)
+    search_fields = ("company__name",)
+    date_hierarchy = "week"
+    fields = (
+        "company",
+        "week",
+        "idle_count",
+        "saving",
+        "license_list",
+        "recipient_list",
+        "created_at",
+        "emailed_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("monthly saving"))
+    def saving(self, obj):
+        return money(obj.monthly_saving, obj.currency)
+
+    @admin.display(description=_("recipients"))
+    def recipient_list(self, obj):
+        return ", ".join(obj.recipients)
+
+    @admin.display(description=_("idle licenses"))
+    def license_list(self, obj):
+        return "; ".join(
+            f"{item['name']} <{item['email']}>: "
+            + (item.get("last_sent_at") or str(_("no message sent yet")))
+            for item in obj.licenses
+        )

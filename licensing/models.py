@@ -161,3 +161,127 @@ class LicenseAssignment(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class LicenseRequest(models.Model):
+    """A user without a license asks for one; a company admin (or Customer
+    Success) approves it through ``license_assign``, so the seat limit holds.
+
+    At most one pending request per user (partial unique constraint); decided
+    requests are kept as history and never reopened.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        DECLINED = "declined", _("Declined")
+
+    company = models.ForeignKey(
+        Company,
+        verbose_name=_("company"),
+        on_delete=models.PROTECT,
+        related_name="license_requests",
+    )
+    # Always a user of ``company`` (checked by license_request_create).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.PROTECT,
+        related_name="license_requests",
+    )
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    # Moves pending -> approved | declined once, by a guarded update.
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    # Set exactly when the request leaves "pending".
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("license request")
+        verbose_name_plural = _("license requests")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["company", "status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(status="pending"),
+                name="licenserequest_one_pending_per_user",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "approved", "declined"]),
+                name="licenserequest_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(status="pending", decided_at__isnull=True)
+                    | (~models.Q(status="pending") & models.Q(decided_at__isnull=False))
+                ),
+                name="licenserequest_decided_at_when_decided",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_status_display()})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
+
+
+class IdleLicenseNotice(models.Model):
+    """The weekly email to a company's admins listing its idle licenses.
+
+    One row per company per ISO week (unique constraint): the row is written
+    before the email is sent, so a re-run of the weekly task sends nothing twice.
+    It keeps what the email said, which Customer Success see in the admin.
+    """
+
+    company = models.ForeignKey(
+        Company,
+        verbose_name=_("company"),
+        on_delete=models.PROTECT,
+        related_name="idle_license_notices",
+    )
+    # The Monday (UTC) of the ISO week the notice belongs to (rules.iso_week_start).
+    week = models.DateField(_("week of"))
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    # Empty until the email went out; a failed send is retried by its task.
+    emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
+    recipients = models.JSONField(_("recipients"), default=list, blank=True)
+    # The idle licenses as listed in the email: [{"email", "name", "last_sent_at"}].
+    licenses = models.JSONField(_("idle licenses"), default=list, blank=True)
+    idle_count = models.PositiveIntegerField(_("idle licenses"))
+    # Price per license x idle count at the time of the notice; empty with no price.
+    monthly_saving = models.DecimalField(
+        _("monthly saving"),
+        max_digits=PRICE_MAX_DIGITS,
+        decimal_places=PRICE_DECIMAL_PLACES,
+        null=True,
+        blank=True,
+    )
+    currency = models.CharField(
+        _("currency"), max_length=3, validators=[currency_validator]
+    )
+
+    class Meta:
+        verbose_name = _("idle license notice")
+        verbose_name_plural = _("idle license notices")
+        ordering = ["-week", "company"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "week"], name="idlelicensenotice_one_per_week"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company}: {self.idle_count} idle ({self.week:%G-W%V})"

@@ -4,10 +4,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
-from django.utils import timezone
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.exceptions import DomainError
 from accounts.locks import company_lock
 from accounts.models import Company, Team, User
 
@@ -20,8 +24,19 @@ from .exceptions import (
     SeatLimitExceeded,
     SenderNotLicensed,
 )
-from .models import LicenseAssignment, LicenseCountChange, LicensePrice
-from .selectors import active_assignments, license_count_history, user_holds_license
+from .models import (
+    IdleLicenseNotice,
+    LicenseAssignment,
+    LicenseCountChange,
+    LicensePrice,
+    LicenseRequest,
+)
+from .selectors import (
+    active_assignments,
+    idle_licenses_by_company,
+    license_count_history,
+    user_holds_license,
+)
 
 
 def _effective_at_validate(effective_at: datetime | None, now: datetime) -> datetime:
@@ -236,3 +251,202 @@ def send_permission_check(*, user: User, company: Company, at: datetime) -> None
             )
             % {"email": user.email}
         )
+
+
+# --- License requests ---------------------------------------------------------
+
+
+class LicenseRequestRefused(DomainError):
+    """A license request that cannot be made or decided; nothing changed."""
+
+    code = "license_request_refused"
+
+
+def _request_actor_check(*, request: LicenseRequest, actor: User) -> None:
+    """Company admins decide their own company's requests; staff (CS) any."""
+    if actor.company_id is None and actor.is_staff:
+        return
+    if actor.company_id != request.company_id or not actor.is_company_admin:
+        raise LicenseRequestRefused(
+            _("Only an admin of %(company)s can decide its license requests.")
+            % {"company": request.company}
+        )
+
+
+@transaction.atomic
+def license_request_create(*, user: User, note: str = "") -> LicenseRequest:
+    """Record ``user``'s request for a license (at most one pending per user)."""
+    if user.company_id is None:
+        raise LicenseRequestRefused(
+            _("Only users of a company can request a WhatsApp license.")
+        )
+    if not user.is_active:
+        raise LicenseRequestRefused(_("An inactive user cannot request a license."))
+    if active_assignments(company=user.company).filter(user=user).exists():
+        raise LicenseRequestRefused(_("You already hold a WhatsApp license."))
+    already = _(
+        "You already have a pending license request; your company admin will answer it."
+    )
+    if LicenseRequest.objects.filter(
+        user=user, status=LicenseRequest.Status.PENDING
+    ).exists():
+        raise LicenseRequestRefused(already)
+    try:
+        # The partial unique constraint settles two requests at the same time.
+        with transaction.atomic():
+            return LicenseRequest.objects.create(
+                company_id=user.company_id,
+                user=user,
+                note=note.strip()[:500],
+                created_at=timezone.now(),
+            )
+    except IntegrityError as exc:
+        raise LicenseRequestRefused(already) from exc
+
+
+def _pending_request_lock(request: LicenseRequest) -> LicenseRequest:
+    """Lock the company then the request (accounts/locks.py order); must be pending."""
+    company_lock(request.company_id)
+    locked = (
+        LicenseRequest.objects.select_for_update()
+        .select_related("company", "user")
+        .get(pk=request.pk)
+    )
+    if locked.status != LicenseRequest.Status.PENDING:
+        raise LicenseRequestRefused(
+            _("This request was already %(status)s.")
+            % {"status": locked.get_status_display().lower()}
+        )
+    return locked
+
+
+@transaction.atomic
+def license_request_approve(*, request: LicenseRequest, actor: User) -> LicenseRequest:
+    """Approve a pending request by assigning a license through ``license_assign``.
+
+    The seat limit applies (A3): with no free license the SeatLimitExceeded
+    refusal propagates, and the request stays pending with nothing changed.
+    """
+    _request_actor_check(request=request, actor=actor)
+    request = _pending_request_lock(request)
+    license_assign(company=request.company, users=[request.user], actor=actor)
+    request.status = LicenseRequest.Status.APPROVED
+    request.decided_by = actor
+    request.decided_at = timezone.now()
+    request.save(update_fields=["status", "decided_by", "decided_at"])
+    return request
+
+
+@transaction.atomic
+def license_request_decline(*, request: LicenseRequest, actor: User) -> LicenseRequest:
+    """Decline a pending request; the user stays read-only (A4)."""
+    _request_actor_check(request=request, actor=actor)
+    request = _pending_request_lock(request)
+    request.status = LicenseRequest.Status.DECLINED
+    request.decided_by = actor
+    request.decided_at = timezone.now()
+    request.save(update_fields=["status", "decided_by", "decided_at"])
+    return request
+
+
+# --- Idle license notices -----------------------------------------------------
+
+
+@transaction.atomic
+def idle_license_notice_record(
+    *, company: Company, at: datetime
+) -> IdleLicenseNotice | None:
+    """Record this ISO week's idle license notice for ``company``; email on commit.
+
+    Returns ``None`` (and sends nothing) when the company has no idle license, no
+    active admin, or already has its notice for the week: the unique
+    (company, week) constraint makes a re-run or a concurrent run a no-op.
+    """
+    from .tasks import idle_license_notice_email_task
+
+    week = rules.iso_week_start(at=at)
+    if IdleLicenseNotice.objects.filter(company=company, week=week).exists():
+        return None
+    found = idle_licenses_by_company(at=at, company=company)
+    if not found:
+        return None
+    idle = found[0]
+    recipients = sorted(
+        company.users.filter(is_active=True, role=User.Role.COMPANY_ADMIN).values_list(
+            "email", flat=True
+        )
+    )
+    if not recipients:
+        return None
+    try:
+        with transaction.atomic():
+            notice = IdleLicenseNotice.objects.create(
+                company=company,
+                week=week,
+                created_at=at,
+                recipients=recipients,
+                licenses=[
+                    {
+                        "email": a.user.email,
+                        "name": a.user.get_full_name(),
+                        "assigned_at": a.assigned_at.isoformat(),
+                        "last_sent_at": a.last_sent_at.isoformat()
+                        if a.last_sent_at
+                        else None,
+                    }
+                    for a in idle.assignments
+                ],
+                idle_count=idle.idle_count,
+                monthly_saving=idle.saving,
+                currency=idle.currency,
+            )
+    except IntegrityError:
+        return None  # another run recorded (and sends) this week's notice
+    transaction.on_commit(lambda: idle_license_notice_email_task.delay(notice.pk))
+    return notice
+
+
+def _notice_context(notice: IdleLicenseNotice) -> dict:
+    def when(value: str | None) -> datetime | None:
+        if value is None:
+            return None
+        return timezone.localtime(datetime.fromisoformat(value), notice.company.zone)
+
+    return {
+        "notice": notice,
+        "company": notice.company,
+        "licenses": [
+            {
+                **item,
+                "assigned_at": when(item.get("assigned_at")),
+                "last_sent_at": when(item.get("last_sent_at")),
+            }
+            for item in notice.licenses
+        ],
+        "idle_days": rules.IDLE_AFTER.days,
+    }
+
+
+@transaction.atomic
+def idle_license_notice_email(*, notice_id: int) -> IdleLicenseNotice:
+    """Email a recorded notice to its recipients once (``emailed_at`` guards it)."""
+    notice = (
+        IdleLicenseNotice.objects.select_for_update()
+        .select_related("company")
+        .get(pk=notice_id)
+    )
+    if notice.emailed_at is not None:
+        return notice
+    context = _notice_context(notice)
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = render_to_string("emails/idle_licenses_subject.txt", context)
+        body = render_to_string("emails/idle_licenses.txt", context)
+    send_mail(
+        subject=" ".join(subject.split()),
+        message=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=notice.recipients,
+    )
+    notice.emailed_at = timezone.now()
+    notice.save(update_fields=["emailed_at"])
+    return notice

@@ -171,6 +171,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.invoices_finalize_due_task",
         "schedule": crontab(minute=30, hour=3),
     },
+    # Mondays at 07:00 UTC: email each company's admins the licenses nobody used to
+    # send for 30 days and what revoking them saves (once per company per ISO week).
+    "email-idle-licenses": {
+        "task": "licensing.tasks.idle_license_notices_task",
+        "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
+    },
 }
 # Drafts wait this long after their month ends, so late webhooks still land on them.
 BILLING_FINALIZE_GRACE_DAYS = env.int("BILLING_FINALIZE_GRACE_DAYS", default=3)
