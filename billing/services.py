@@ -123,18 +123,21 @@ def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _charge_select(*, company: Company, until: datetime) -> tuple[str, list]:
+def _charge_select(
+    *, company: Company, until: datetime, invoice: Invoice | None
+) -> tuple[str, list]:
     """SELECT of complete charge rows; the CASE is the SQL twin of rules.charge_for
     (C2-C4) and the rate subquery applies C6 (the company's card first)."""
     facts_sql, facts_params = charge_facts(
         company=company, until=until
     ).query.sql_with_params()
+    invoice_sql, invoice_params = _invoice_column(company=company, invoice=invoice)
     r = rules.Reason
     rate_card_table, rate_table = _q("billing_ratecard"), _q("billing_rate")
     sql = f"""
         SELECT x.f_message, %s, x.f_category, x.f_market, x.f_delivered_at, x.billable,
                x.reason, x.rate, CASE WHEN x.billable THEN x.rate ELSE 0 END, %s,
-               x.f_window, w.{_q("provider_timestamp")}, %s
+               x.f_window, w.{_q("provider_timestamp")}, %s, {invoice_sql}
         FROM (
             SELECT q.*,
                 CASE WHEN q.f_category IN (%s, %s) THEN %s
@@ -163,6 +166,7 @@ def _charge_select(*, company: Company, until: datetime) -> tuple[str, list]:
         company.pk,
         company.billing_currency,
         now,
+        *invoice_params,
         rules.MARKETING,
         rules.AUTHENTICATION,
         True,
@@ -197,7 +201,28 @@ CHARGE_COLUMNS = [
     "window_message_id",
     "window_opened_at",
     "created_at",
+    "invoice_id",
 ]
+
+
+def _invoice_column(*, company: Company, invoice: Invoice | None) -> tuple[str, list]:
+    """SQL for a new charge's invoice: the draft being computed, except charges of
+    months that have their own draft (they belong there, C7), which stay unbilled."""
+    if invoice is None:
+        return "NULL", []
+    others = list(
+        Invoice.objects.filter(company=company, status=Invoice.Status.DRAFT)
+        .exclude(pk=invoice.pk)
+        .values_list("period_start", "period_end")
+    )
+    if not others:
+        return "%s", [invoice.pk]
+    adapt = connection.ops.adapt_datetimefield_value
+    tests = " OR ".join(
+        "(x.f_delivered_at >= %s AND x.f_delivered_at < %s)" for _ in others
+    )
+    params = [adapt(value) for period in others for value in period]
+    return f"CASE WHEN {tests} THEN NULL ELSE %s END", [*params, invoice.pk]
 
 
 def charges_sync(*, company: Company, invoice: Invoice | None, until: datetime) -> int:
@@ -206,13 +231,14 @@ def charges_sync(*, company: Company, invoice: Invoice | None, until: datetime) 
     Charges not yet on any invoice, or on ``invoice`` (a draft), are rebuilt
     from the facts, so a late inbound message re-classifies them (C3) and a
     new rate applies. Charges on other invoices are left alone; finalized ones
-    are frozen forever. One INSERT … SELECT; ON CONFLICT makes overlaps harmless.
+    are frozen forever. One INSERT … SELECT, which also puts each new charge on
+    ``invoice`` (C7); ON CONFLICT makes overlaps harmless.
     """
     stale = Q(invoice__isnull=True)
     if invoice is not None:
         stale |= Q(invoice=invoice)
     Charge.objects.filter(stale, company=company).delete()
-    select, params = _charge_select(company=company, until=until)
+    select, params = _charge_select(company=company, until=until, invoice=invoice)
     columns = ", ".join(_q(c) for c in CHARGE_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -330,26 +356,10 @@ def _usage_lines(invoice: Invoice, currency: str, zone) -> list[InvoiceLine]:
     return lines
 
 
-def _charges_assign(*, company: Company, invoice: Invoice) -> None:
-    """Put on ``invoice`` every unbilled charge delivered before its end, except the
-    ones of months that have their own draft (they belong there, C7)."""
-    pending = Charge.objects.filter(
-        company=company, invoice__isnull=True, delivered_at__lt=invoice.period_end
-    )
-    for start, end in (
-        Invoice.objects.filter(company=company, status=Invoice.Status.DRAFT)
-        .exclude(pk=invoice.pk)
-        .values_list("period_start", "period_end")
-    ):
-        pending = pending.exclude(delivered_at__gte=start, delivered_at__lt=end)
-    pending.update(invoice=invoice)
-
-
 def _invoice_recompute(*, company: Company, invoice: Invoice) -> Invoice:
     """Rebuild a draft's charges and lines from the facts. Caller holds the locks."""
     currency = company.billing_currency
     charges_sync(company=company, invoice=invoice, until=invoice.period_end)
-    _charges_assign(company=company, invoice=invoice)
     missing = list(
         Charge.objects.filter(invoice=invoice, billable=True, rate__isnull=True)
         .values_list("category", "market__name")
@@ -423,6 +433,11 @@ def invoice_compute(*, company: Company, month: date) -> Invoice:
     Creates the draft once (unique per company and month), recomputes it from
     the facts every time, and leaves a finalized invoice untouched.
     """
+    if connection.vendor == "postgresql":
+        # A draft is derived state: if a crash loses this commit, the next run
+        # recomputes the same draft. Finalizing stays fully durable.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
     company = company_lock(company)
     month = _month_start(month)
     start, end = rules.month_bounds(month, company.zone)
