@@ -255,6 +255,7 @@ def main() -> None:
             cursor.execute(
                 "TRUNCATE billing_invoiceline, billing_charge, billing_invoice CASCADE"
             )
+            cursor.execute("VACUUM ANALYZE")
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*), count(*) FILTER (WHERE template_id IS NOT NULL) FROM messaging_message"
