@@ -244,11 +244,15 @@ def status_updates_record(
         return set()
     wamids = sorted({s.wamid for s in statuses})
     # Lock the messages first so concurrent status batches serialise per message.
-    messages = list(
-        Message.objects.select_for_update()
-        .filter(wamid__in=wamids, company_id=number.company_id)
+    # By wamid alone (unique index); a company filter in SQL makes the planner
+    # AND a bitmap of all the company's messages.
+    messages = [
+        m
+        for m in Message.objects.select_for_update()
+        .filter(wamid__in=wamids)
         .order_by("pk")
-    )
+        if m.company_id == number.company_id
+    ]
     by_wamid = {m.wamid: m for m in messages}
     MessageStatusEvent.objects.bulk_create(
         [
