@@ -61,5 +61,10 @@ CUSTOMER_SUCCESS_PERMISSIONS = frozenset(
         "billing.add_creditnote",
         "billing.view_creditnoteline",
         "billing.view_billingrun",
+        # spend alerts: budgets are editable, the alerts sent are history
+        "billing.view_monthlybudget",
+        "billing.add_monthlybudget",
+        "billing.change_monthlybudget",
+        "billing.view_spendalert",
     }
 )

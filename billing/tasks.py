@@ -66,3 +66,35 @@ def invoices_finalize_due_task() -> int:
     for invoice_id in due:
         invoice_finalize_task.delay(invoice_id)
     return len(due)
+
+
+# --- Spend alerts -----------------------------------------------------------------
+
+
+@shared_task(
+    bind=True, autoretry_for=TRANSIENT, retry_backoff=5, max_retries=5, acks_late=True
+)
+def spend_alerts_check_task(self, company_id: int) -> dict:
+    """Email the company's admins about budget thresholds newly crossed this month.
+
+    Safe to retry and to run twice at once: each alert is recorded once (unique
+    per company, month and threshold) and emailed only after that commit.
+    """
+    from . import alerts
+
+    recorded = alerts.spend_alerts_check(
+        company=Company.objects.get(pk=company_id), at=timezone.now()
+    )
+    return {"company": company_id, "thresholds": [a.threshold for a in recorded]}
+
+
+@shared_task(acks_late=True)
+def spend_alerts_run_task() -> int:
+    """Fan out one check per company with a budget and a threshold still to notify."""
+    from . import alerts
+
+    due = alerts.spend_alerts_due(at=timezone.now())
+    for company_id in due:
+        spend_alerts_check_task.delay(company_id)
+    logger.info("Spend alerts: %d companies to check", len(due))
+    return len(due)

@@ -16,4 +16,5 @@ urlpatterns = [
     path("invoices/<int:pk>/messages.csv", views.invoice_csv, name="invoice-csv"),
     path("invoices/<int:pk>/invoice.pdf", views.invoice_pdf, name="invoice-pdf"),
     path("usage/", views.usage_current, name="usage"),
+    path("usage/budget/", views.budget_update, name="budget"),
 ]

@@ -3,22 +3,27 @@
 import csv
 from datetime import timedelta
 
+from django.contrib import messages as flash
 from django.http import HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
 from accounts.decorators import company_admin_required
 
-from . import charts, selectors
+from . import alerts, charts, selectors
 from .filters import InvoiceFilter
+from .forms_portal import BudgetForm
 from .models import InvoiceLine
+from .money import quantize_money
 from .rules import month_bounds, month_of
 from .services import invoice_preview
 from .tables import ChargeTable, InvoiceTable, status_badge
+from .templatetags.billing_tags import money
 
 PAGE = 25
 
@@ -197,7 +202,7 @@ def invoice_pdf(request, pk):
 
 
 @company_admin_required
-def usage_current(request):
+def usage_current(request, budget_form=None):
     """This month so far: the same computation as the invoice, not saved."""
     company = request.user.company
     zone = company.zone
@@ -236,4 +241,47 @@ def usage_current(request):
             "as_of": now.astimezone(zone),
         }
     )
+    context.update(_budget_context(company, month, preview.invoice, budget_form))
     return render(request, "billing/usage_current.html", context)
+
+
+def _budget_context(company, month, invoice, form) -> dict:
+    """The budget bar and its form on the usage page (two queries)."""
+    status = alerts.budget_status(
+        company=company, month=month, spent=invoice.total, currency=invoice.currency
+    )
+    if form is None:
+        amount = status.amount if status else None
+        form = BudgetForm(
+            initial={
+                "amount": None
+                if amount is None
+                else quantize_money(amount, company.billing_currency)
+            },
+            currency=company.billing_currency,
+        )
+    return {"budget": status, "budget_form": form}
+
+
+@company_admin_required
+@require_POST
+def budget_update(request):
+    """Set, change or clear the company's monthly budget (spend alerts)."""
+    company = request.user.company
+    form = BudgetForm(request.POST, currency=company.billing_currency)
+    if not form.is_valid():
+        return usage_current(request, budget_form=form)
+    amount = form.cleaned_data["amount"]
+    alerts.budget_set(company=company, amount=amount, actor=request.user)
+    if amount is None:
+        flash.success(request, _("Budget removed: no spend alerts."))
+    else:
+        flash.success(
+            request,
+            _(
+                "Budget saved: %(amount)s a month. The company's admins get an "
+                "email when the month so far reaches 50, 80 and 100 percent of it."
+            )
+            % {"amount": money(amount, company.billing_currency)},
+        )
+    return redirect("billing:usage")

@@ -177,6 +177,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "licensing.tasks.idle_license_notices_task",
         "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
     },
+    # Every 30 minutes (at :00 and :30): email company admins whose month so far has
+    # crossed 50, 80 or 100 % of their monthly budget (once per threshold and month).
+    "check-spend-alerts": {
+        "task": "billing.tasks.spend_alerts_run_task",
+        "schedule": crontab(minute="*/30"),
+    },
 }
 # Drafts wait this long after their month ends, so late webhooks still land on them.
 BILLING_FINALIZE_GRACE_DAYS = env.int("BILLING_FINALIZE_GRACE_DAYS", default=3)
