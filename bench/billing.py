@@ -152,7 +152,9 @@ def generate(companies: int, messages: int) -> None:
             FROM (SELECT conversation_id, max(provider_timestamp) ts FROM messaging_message
                   WHERE direction = 'in' GROUP BY conversation_id) x WHERE x.conversation_id = c.id""")
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")  # as autovacuum would have, for index-only scans
+        cursor.execute(
+            "VACUUM ANALYZE"
+        )  # as autovacuum would have, for index-only scans
 
 
 def _compute_slice(args):

@@ -210,23 +210,37 @@ CHARGE_COLUMNS = [
 
 
 def _invoice_column(*, company: Company, invoice: Invoice | None) -> tuple[str, list]:
-    """SQL for a new charge's invoice: the draft being computed, except charges of
-    months that have their own draft (they belong there, C7), which stay unbilled."""
+    """SQL for a new charge's invoice (C7): the draft being computed takes the
+    charges delivered in its month, and the late ones of months whose invoice is
+    already finalized (carried over). Charges of any other earlier month stay
+    unbilled: they belong to their own month's invoice, drafted or not yet."""
     if invoice is None:
         return "NULL", []
-    others = list(
-        Invoice.objects.filter(company=company, status=Invoice.Status.DRAFT)
-        .exclude(pk=invoice.pk)
-        .values_list("period_start", "period_end")
-    )
-    if not others:
-        return "%s", [invoice.pk]
     adapt = connection.ops.adapt_datetimefield_value
-    tests = " OR ".join(
-        "(x.f_delivered_at >= %s AND x.f_delivered_at < %s)" for _ in others
-    )
-    params = [adapt(value) for period in others for value in period]
-    return f"CASE WHEN {tests} THEN NULL ELSE %s END", [*params, invoice.pk]
+    frozen: list[list] = []
+    for start, end in (
+        Invoice.objects.filter(
+            company=company,
+            status__in=Invoice.FROZEN,
+            period_end__lte=invoice.period_start,
+        )
+        .order_by("period_start")
+        .values_list("period_start", "period_end")
+    ):
+        if frozen and frozen[-1][1] == start:
+            frozen[-1][1] = end  # consecutive months make one range
+        else:
+            frozen.append([start, end])
+    tests = ["x.f_delivered_at >= %s"] + [
+        "(x.f_delivered_at >= %s AND x.f_delivered_at < %s)" for _ in frozen
+    ]
+    params = [adapt(invoice.period_start)] + [
+        adapt(v) for period in frozen for v in period
+    ]
+    return f"CASE WHEN {' OR '.join(tests)} THEN %s ELSE NULL END", [
+        *params,
+        invoice.pk,
+    ]
 
 
 def charges_sync(*, company: Company, invoice: Invoice | None, until: datetime) -> int:

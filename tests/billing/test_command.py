@@ -145,9 +145,10 @@ def test_finalizing_a_month_not_ended_fails_with_a_clear_error(acme):
         call_command(
             "run_billing", "--month", "2026-11", "--finalize", stdout=out, stderr=err
         )
-    # the draft was computed (October's charges are carried over, C7), not finalized
+    # the draft was computed (October has no invoice yet, so its charges wait for
+    # it instead of being carried over, C7), not finalized
     assert err.getvalue().strip() == (
-        "acme-iberia 2026-11: draft computed, total 20.18 EUR; failed: Draft Acme "
+        "acme-iberia 2026-11: draft computed, total 20.00 EUR; failed: Draft Acme "
         "Iberia 2026-11 covers a month that has not ended yet (2026-12-01 00:00 UTC)."
     )
     assert Invoice.objects.get(company=acme).status == "draft"

@@ -249,3 +249,15 @@ def test_c7_a_late_charge_of_a_finalized_month_is_carried_over_once(world):
     december = world.invoice(date(2026, 12, 1))
     assert not december.lines.filter(kind=InvoiceLine.Kind.CARRIED_OVER).exists()
     assert Charge.objects.get(message=message).invoice == november
+
+
+def test_c7_a_month_without_its_invoice_yet_is_not_carried_into_the_next(world):
+    # delivered in October; October's invoice not computed yet
+    message = world.send_and_deliver("marketing", datetime(2026, 10, 30, tzinfo=UTC))
+    november = world.invoice(NOV, at=datetime(2026, 12, 1, 1, tzinfo=UTC))
+    assert not november.lines.filter(kind=InvoiceLine.Kind.CARRIED_OVER).exists()
+    assert Charge.objects.get(message=message).invoice is None
+    # October's own invoice bills it
+    october = world.invoice(OCT)
+    assert Charge.objects.get(message=message).invoice == october
+    assert october.lines.get(kind=InvoiceLine.Kind.USAGE).quantity == 1
