@@ -6,6 +6,7 @@ database; messaging/services.py records what this returns.
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,36 @@ _MAX_TS = 32_503_680_000  # 3000-01-01
 
 class PayloadError(ValueError):
     """The body is not a WhatsApp webhook payload; the message says where."""
+
+
+# Text the database cannot store: NUL (PostgreSQL text/jsonb) and lone UTF-16
+# surrogates (not encodable as UTF-8). Refused up front, so a stored delivery
+# can always be processed.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Column sizes of what the parser hands to the database.
+MAX_WAMID = 255
+MAX_WA_ID = 32
+MAX_PHONE_NUMBER_ID = 64
+INT32 = 2**31 - 1
+
+
+def _storable(value: Any, where: str = "body") -> None:
+    """Refuse any string (key or value) the database could not store."""
+    stack = [(value, where)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                raise PayloadError(f"{path} holds a NUL or an unpaired surrogate")
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if _UNSTORABLE.search(key):
+                    raise PayloadError(
+                        f"{path} has a key with a NUL or an unpaired surrogate"
+                    )
+                stack.append((child, f"{path}.{key}"))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(item))
 
 
 def signature_for(*, body: bytes, secret: str) -> str:
@@ -88,7 +119,14 @@ def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
     return value
 
 
-def _text(obj: dict, key: str, where: str, *, required: bool = True) -> str:
+def _text(
+    obj: dict,
+    key: str,
+    where: str,
+    *,
+    required: bool = True,
+    max_length: int | None = None,
+) -> str:
     if key not in obj or obj[key] is None:
         if required:
             raise PayloadError(f"{where}.{key} is missing")
@@ -96,6 +134,8 @@ def _text(obj: dict, key: str, where: str, *, required: bool = True) -> str:
     value = _expect(obj[key], str, f"{where}.{key}")
     if required and not value:
         raise PayloadError(f"{where}.{key} is empty")
+    if max_length is not None and len(value) > max_length:
+        raise PayloadError(f"{where}.{key} is longer than {max_length} characters")
     return value
 
 
@@ -182,8 +222,8 @@ def _parse_message(message: Any, where: str) -> InboundMessage:
     if referral is not None:
         _expect(referral, dict, f"{where}.referral")
     return InboundMessage(
-        wamid=_text(message, "id", where),
-        from_wa_id=_text(message, "from", where),
+        wamid=_text(message, "id", where, max_length=MAX_WAMID),
+        from_wa_id=_text(message, "from", where, max_length=MAX_WA_ID),
         timestamp=_timestamp(message, where),
         type=kind[:32],
         summary=message_summary(message),
@@ -201,12 +241,14 @@ def _parse_status(status: Any, where: str) -> StatusUpdate:
         first = _expect(errors[0], dict, f"{where}.errors[0]")
         if first.get("code") is not None:
             code = _expect(first["code"], int, f"{where}.errors[0].code")
+            if not -INT32 - 1 <= code <= INT32:
+                raise PayloadError(f"{where}.errors[0].code {code} is out of range")
         title = str(first.get("title") or first.get("message") or "")[:300]
     pricing = status.get("pricing")
     if pricing is not None:
         _expect(pricing, dict, f"{where}.pricing")
     return StatusUpdate(
-        wamid=_text(status, "id", where),
+        wamid=_text(status, "id", where, max_length=MAX_WAMID),
         status=_text(status, "status", where),
         timestamp=_timestamp(status, where),
         recipient_id=_text(status, "recipient_id", where, required=False),
@@ -224,6 +266,7 @@ def parse_payload(data: Any) -> ParsedPayload:
     are kept in the raw delivery and reported as ignored.
     """
     data = _expect(data, dict, "body")
+    _storable(data)
     if data.get("object") != "whatsapp_business_account":
         raise PayloadError("body.object must be 'whatsapp_business_account'")
     entries = _expect(data.get("entry"), list, "body.entry")
@@ -242,7 +285,10 @@ def parse_payload(data: Any) -> ParsedPayload:
             metadata = _expect(value.get("metadata"), dict, f"{where}.value.metadata")
             item = Change(
                 phone_number_id=_text(
-                    metadata, "phone_number_id", f"{where}.value.metadata"
+                    metadata,
+                    "phone_number_id",
+                    f"{where}.value.metadata",
+                    max_length=MAX_PHONE_NUMBER_ID,
                 ),
                 display_phone_number=_text(
                     metadata,
