@@ -89,6 +89,12 @@ class CompanyConversationMixin:
         "Conversations of your company, newest first, with the state of their "
         "24-hour customer service window."
     ),
+    responses={
+        200: ConversationSerializer(many=True),
+        400: OpenApiResponse(description="A filter value is not valid."),
+        401: OpenApiResponse(description="Not authenticated."),
+        404: OpenApiResponse(description="No such page."),
+    },
 )
 class ConversationListView(CompanyConversationMixin, generics.ListAPIView):
     serializer_class = ConversationSerializer
@@ -110,6 +116,7 @@ class ConversationListView(CompanyConversationMixin, generics.ListAPIView):
     ),
     responses={
         200: ConversationSerializer,
+        401: OpenApiResponse(description="Not authenticated."),
         404: OpenApiResponse(description="Not found."),
     },
 )
@@ -136,7 +143,8 @@ class ConversationDetailView(CompanyConversationMixin, generics.RetrieveAPIView)
     ],
     responses={
         200: MessageSerializer(many=True),
-        404: OpenApiResponse(description="Not found."),
+        401: OpenApiResponse(description="Not authenticated."),
+        404: OpenApiResponse(description="Not found, or no such page."),
     },
 )
 class ConversationMessageListView(generics.ListAPIView):
@@ -237,6 +245,17 @@ class MessageCreateView(APIView):
             raise serializers.ValidationError(
                 {"idempotency_key": _("Differs from the Idempotency-Key header.")}
             )
+        if in_header is not None:
+            # The header gets the same validation as the body field (length,
+            # no NUL characters, which PostgreSQL cannot store).
+            try:
+                in_header = serializers.CharField(max_length=100).run_validation(
+                    in_header
+                )
+            except serializers.ValidationError as exc:
+                raise serializers.ValidationError(
+                    {"idempotency_key": exc.detail}
+                ) from exc
         key = in_body or in_header
         if key is not None and len(key) > 100:
             raise serializers.ValidationError(
