@@ -36,6 +36,11 @@ def test_production_settings_pass_check_deploy():
         env_extra={
             "DJANGO_SECRET_KEY": "x" * 20 + "a-long-random-production-secret-value-42",
             "DJANGO_ALLOWED_HOSTS": "billing.example.com",
+            "WHATSAPP_APP_SECRET": "app-secret",
+            "WHATSAPP_VERIFY_TOKEN": "verify-token",
+            "WHATSAPP_ACCESS_TOKEN": "access-token",
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/wa_billing",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
         },
     )
     assert result.returncode == 0, result.stdout + result.stderr
