@@ -111,6 +111,7 @@ def charge_facts(*, company: Company, until: datetime):
         .filter(
             ~Exists(Charge.objects.filter(company=company, message_id=OuterRef("pk")))
         )
+        .order_by()  # the INSERT needs no order; skip the default sort
         .values(
             f_message=F("pk"),
             f_category=F("template_category"),
