@@ -178,7 +178,7 @@ def rate_card_import(*, card: RateCard, text: str, actor: User | None) -> int:
     to an existing rate are skipped, so importing the same file twice is harmless.
     """
     # Serialise imports into the same card, so the existing-rate check holds.
-    card = RateCard.objects.select_for_update().get(pk=card.pk)
+    card = RateCard.objects.select_for_update(no_key=True).get(pk=card.pk)
     reader = csv.reader(
         io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True
     )

@@ -516,7 +516,7 @@ def _sequence_next(kind: str, year: int) -> int:
             DocumentSequence.objects.get_or_create(kind=kind, year=year)
     except IntegrityError:
         pass  # created concurrently; the lock below serialises us
-    sequence = DocumentSequence.objects.select_for_update().get(kind=kind, year=year)
+    sequence = DocumentSequence.objects.select_for_update(no_key=True).get(kind=kind, year=year)
     sequence.last_number = F("last_number") + 1
     sequence.save(update_fields=["last_number"])
     sequence.refresh_from_db(fields=["last_number"])
@@ -538,7 +538,7 @@ def invoice_finalize(*, invoice: Invoice, at: datetime | None = None) -> Invoice
     """D2: recompute a draft one last time, number it and freeze it."""
     at = at or timezone.now()
     company = company_lock(invoice.company_id)
-    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    invoice = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
     if invoice.status != Invoice.Status.DRAFT:
         raise InvalidTransition(
             f"{invoice} is {invoice.get_status_display().lower()}, not a draft."
@@ -561,7 +561,7 @@ def _transition(
     invoice: Invoice, *, allowed: tuple[str, ...], to: str, **fields
 ) -> Invoice:
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        locked = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
         if locked.status not in allowed:
             raise InvalidTransition(
                 f"{locked} is {locked.get_status_display().lower()}; it cannot become {to}."
@@ -607,7 +607,7 @@ def credit_note_issue(
     left of the line after earlier credit notes). Tax is credited at the
     invoice's rate.
     """
-    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    invoice = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
     if invoice.status not in (Invoice.Status.FINALIZED, Invoice.Status.PAID):
         raise InvalidCredit(
             "Only finalized or paid invoices are corrected by credit notes."

@@ -65,9 +65,11 @@ def license_count_set(
         raise InvalidLicenseChange(
             f"The license count must be a whole number of 0 or more, not {quantity!r}."
         )
+    company = company_lock(company)
+    # The clock is read once the lock is held: changes are recorded in the order
+    # they were serialised, so history and assignments never contradict each other.
     now = timezone.now()
     effective_at = _effective_at_validate(effective_at, now)
-    company = company_lock(company)
     history = license_count_history(company=company)
     history.append((effective_at, quantity))
     limit = rules.seat_limit_from(history, at=now)
@@ -111,10 +113,10 @@ def license_price_set(
         raise InvalidLicenseChange(
             f"{company} is billed in {company.billing_currency}, not {currency}."
         )
-    now = timezone.now()
-    effective_at = _effective_at_validate(effective_at, now)
     if company is not None:
         company_lock(company)
+    now = timezone.now()
+    effective_at = _effective_at_validate(effective_at, now)
     return LicensePrice.objects.create(
         company=company,
         currency=currency,
@@ -155,8 +157,8 @@ def license_assign(*, company: Company, users, actor: User | None) -> Assignment
             f"{', '.join(inactive)} inactive: reactivate before assigning a license. "
             "Nothing was assigned."
         )
-    now = timezone.now()
     company = company_lock(company)
+    now = timezone.now()
     holders = set(active_assignments(company=company).values_list("user_id", flat=True))
     result = AssignmentResult()
     seen: set[int] = set()
@@ -207,8 +209,8 @@ def license_revoke(*, company: Company, users, actor: User | None) -> Assignment
         raise ForeignUser(
             f"{', '.join(foreign)} not in {company}. Nothing was revoked."
         )
-    now = timezone.now()
     company = company_lock(company)
+    now = timezone.now()
     active = {
         a.user_id: a
         for a in active_assignments(company=company).filter(
@@ -308,7 +310,7 @@ def _pending_request_lock(request: LicenseRequest) -> LicenseRequest:
     """Lock the company then the request (accounts/locks.py order); must be pending."""
     company_lock(request.company_id)
     locked = (
-        LicenseRequest.objects.select_for_update()
+        LicenseRequest.objects.select_for_update(no_key=True)
         .select_related("company", "user")
         .get(pk=request.pk)
     )
@@ -431,7 +433,7 @@ def _notice_context(notice: IdleLicenseNotice) -> dict:
 def idle_license_notice_email(*, notice_id: int) -> IdleLicenseNotice:
     """Email a recorded notice to its recipients once (``emailed_at`` guards it)."""
     notice = (
-        IdleLicenseNotice.objects.select_for_update()
+        IdleLicenseNotice.objects.select_for_update(no_key=True)
         .select_related("company")
         .get(pk=notice_id)
     )

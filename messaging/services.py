@@ -123,7 +123,7 @@ def delivery_process(*, delivery_id: int) -> WebhookDelivery:
     """Record every message and status of a stored delivery; safe to re-run."""
     try:
         with transaction.atomic():
-            delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+            delivery = WebhookDelivery.objects.select_for_update(no_key=True).get(pk=delivery_id)
             parsed = parse_payload(json.loads(delivery.body))
             ids = {c.phone_number_id for c in parsed.changes}
             numbers = {
@@ -248,7 +248,7 @@ def status_updates_record(
     # AND a bitmap of all the company's messages.
     messages = [
         m
-        for m in Message.objects.select_for_update()
+        for m in Message.objects.select_for_update(no_key=True)
         .filter(wamid__in=wamids)
         .order_by("pk")
         if m.company_id == number.company_id
@@ -356,7 +356,7 @@ def status_orphans_link(*, wamids: list[str]) -> int:
     """Apply status events that arrived before their message; returns messages fixed."""
     with transaction.atomic():
         messages = list(
-            Message.objects.select_for_update().filter(wamid__in=wamids).order_by("pk")
+            Message.objects.select_for_update(no_key=True).filter(wamid__in=wamids).order_by("pk")
         )
         orphaned = set(
             MessageStatusEvent.objects.filter(
@@ -447,9 +447,10 @@ def message_send(
         raise InvalidMessage(_("Send either text or a template, not both."))
     with transaction.atomic():
         # One sender at a time per conversation: double submits and the window
-        # check see each other.
+        # check see each other. Only the conversation row is locked (not the joined
+        # company), and FOR NO KEY UPDATE lets foreign-key checks through.
         conversation = (
-            Conversation.objects.select_for_update()
+            Conversation.objects.select_for_update(no_key=True, of=("self",))
             .select_related("business_number", "contact", "company")
             .get(pk=conversation.pk)
         )

@@ -396,7 +396,7 @@ def _invariants_check(company, month, start, end) -> tuple[Invoice, int]:
     # through the race (one statement, one snapshot) and checked here; the
     # recorded history's timestamps can show a short over-assignment because the
     # services read the clock before taking the company lock: a known bug with a
-    # deterministic test of its own (xfail below), so counted here, not asserted.
+    # deterministic test of its own (below), so counted here, not asserted.
     limit = license_rules.seat_limit_from(
         license_count_history(company=company), at=timezone.now()
     )
@@ -545,18 +545,10 @@ def test_invoices_licenses_and_webhooks_racing_on_one_company_keep_every_invaria
     )
 
 
-DEADLOCK = (
-    "accounts/locks.py company_lock takes FOR UPDATE on the company row and "
-    "messaging/services.py status_updates_record FOR UPDATE on the message rows: "
-    "FOR UPDATE conflicts with the FOR KEY SHARE that every foreign-key check takes, "
-    "so invoice_compute (company lock, then charges referencing messages) and a "
-    "webhook batch (message locks, then a contact/message referencing the company) "
-    "wait for each other. Fix: select_for_update(no_key=True) in both places; see "
-    "docs/reliability-faults.md"
-)
+# Found by this test and fixed: company and message locks are FOR NO KEY UPDATE
+# (accounts/locks.py), so foreign-key checks no longer deadlock with them.
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=DEADLOCK)
 def test_an_invoice_computation_and_a_webhook_batch_of_one_company_do_not_deadlock(
     monkeypatch,
 ):
@@ -663,17 +655,10 @@ def test_an_invoice_computation_and_a_webhook_batch_of_one_company_do_not_deadlo
     assert deadlocks == []
 
 
-STAMPED_BEFORE_LOCK = (
-    "licensing/services.py license_assign (and license_revoke, license_count_set) "
-    "take `now = timezone.now()` before company_lock(); an assignment that waited "
-    "for the lock is dated before a revocation that committed while it waited, so "
-    "the recorded history shows more active assignments than purchased (A3) for "
-    "that interval. Fix: read the clock after company_lock(); see "
-    "docs/reliability-faults.md"
-)
+# Found by this test and fixed: licensing services read the clock after taking
+# the company lock.
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=STAMPED_BEFORE_LOCK)
 def test_an_assignment_that_waited_for_the_lock_is_not_dated_before_the_seat_was_freed():
     """Deterministic: one license, held by X. An admin assigns it to Y while another
     admin's revocation of X holds the company lock; the assignment gets the seat
