@@ -267,7 +267,7 @@ def main():
             try:
                 requests.get(f"http://127.0.0.1:{PORT}/accounts/login/", timeout=1)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
         time.sleep(3)  # let the worker connect
         print(
