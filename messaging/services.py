@@ -123,7 +123,9 @@ def delivery_process(*, delivery_id: int) -> WebhookDelivery:
     """Record every message and status of a stored delivery; safe to re-run."""
     try:
         with transaction.atomic():
-            delivery = WebhookDelivery.objects.select_for_update(no_key=True).get(pk=delivery_id)
+            delivery = WebhookDelivery.objects.select_for_update(no_key=True).get(
+                pk=delivery_id
+            )
             parsed = parse_payload(json.loads(delivery.body))
             ids = {c.phone_number_id for c in parsed.changes}
             numbers = {
@@ -211,7 +213,9 @@ def inbound_messages_record(*, number: BusinessNumber, change: Change) -> int:
                 referral=m.referral,
                 raw=m.raw,
             )
-            for m in change.messages
+            # In wamid order, so two deliveries never take index locks in
+            # opposite orders.
+            for m in sorted(change.messages, key=lambda m: m.wamid)
         ],
         ignore_conflicts=True,
     )
@@ -220,8 +224,9 @@ def inbound_messages_record(*, number: BusinessNumber, change: Change) -> int:
         conv = conversations[m.from_wa_id]
         if rules.opens_window(direction="in"):
             latest[conv.pk] = max(latest.get(conv.pk, m.timestamp), m.timestamp)
-    for conv_pk, ts in latest.items():
-        # Only moves forward, whatever order the webhooks arrive in (B1).
+    for conv_pk, ts in sorted(latest.items()):
+        # Only moves forward, whatever order the webhooks arrive in (B1). Rows are
+        # updated in key order so concurrent deliveries lock them in one order.
         Conversation.objects.filter(pk=conv_pk).update(
             last_inbound_at=Greatest(Coalesce("last_inbound_at", ts), ts),
             last_message_at=Greatest(Coalesce("last_message_at", ts), ts),
@@ -356,7 +361,9 @@ def status_orphans_link(*, wamids: list[str]) -> int:
     """Apply status events that arrived before their message; returns messages fixed."""
     with transaction.atomic():
         messages = list(
-            Message.objects.select_for_update(no_key=True).filter(wamid__in=wamids).order_by("pk")
+            Message.objects.select_for_update(no_key=True)
+            .filter(wamid__in=wamids)
+            .order_by("pk")
         )
         orphaned = set(
             MessageStatusEvent.objects.filter(
