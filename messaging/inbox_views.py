@@ -5,10 +5,7 @@ through ``services.message_send``, which decides whether it is allowed; these
 views only show its answer.
 """
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -17,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
+from accounts.decorators import company_user_required
 from accounts.exceptions import DomainError
 from licensing.selectors import user_holds_license
 
@@ -29,19 +27,6 @@ from .tables import NO_MATCH, ConversationTable
 
 INBOX_PAGE_SIZE = 25
 THREAD_PAGE_SIZE = 50
-
-
-def company_user_required(view):
-    """Log in first; Customer Success staff (no company) work in the admin site."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if request.user.company_id is None:
-            return redirect("admin:index")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _conversation_or_404(request, pk: int) -> Conversation:
