@@ -1,4 +1,5 @@
-"""Billing rules A5, C1-C7 and D1 of shared/PRICING_RULES.md, as pure functions.
+"""Billing rules A5, C1-C7 and D1 of shared/PRICING_RULES.md and F1-F3 of issue 8
+(charge policies, free entry points, volume tiers), as pure functions.
 
 No ORM and no clock. ``charges_sync`` applies ``charge_for`` in SQL; a test
 checks that both give the same answer for every combination.
@@ -19,30 +20,165 @@ AUTHENTICATION = "authentication"
 OTHER_MARKET = "Other"
 
 
+SERVICE = "service"  # a free-form message, billed as a category only under F1
+CATEGORIES = (MARKETING, UTILITY, AUTHENTICATION, SERVICE)
+TIERED_CATEGORIES = (UTILITY, AUTHENTICATION)  # F3
+
+# F2: an ad-referred inbound message opens a free entry point window when the
+# business answers within 24 h; every message delivered in the 72 h from that
+# answer is free. The provider's own verdict (pricing.type) is respected too.
+ENTRY_POINT_ANSWER_WITHIN = timedelta(hours=24)
+ENTRY_POINT_FREE_FOR = timedelta(hours=72)
+PROVIDER_FREE_ENTRY_POINT = "free_entry_point"
+
+
 class Reason:
-    """Why a delivered template is charged or free (D4)."""
+    """Why a delivered message is charged or free (D4)."""
 
     MARKETING = "charged_marketing"  # C2
     AUTHENTICATION = "charged_authentication"  # C4
     UTILITY_NO_WINDOW = "charged_utility_no_window"  # C3
     UTILITY_IN_WINDOW = "free_utility_in_window"  # C3
+    UTILITY_IN_WINDOW_CHARGED = "charged_utility_in_window"  # F1
+    SERVICE = "charged_service"  # F1
+    SERVICE_FREE = "free_service"  # C5
+    FREE_BY_POLICY = "free_by_policy"  # F1
+    ENTRY_POINT = "free_entry_point"  # F2
+    PROVIDER_ENTRY_POINT = "free_entry_point_provider"  # F2
 
 
-def charge_for(*, category: str, window_open: bool) -> tuple[bool, str]:
-    """C2-C4: return (billable, reason) for a template delivered now.
+@dataclass(frozen=True)
+class PolicyTerms:
+    """F1: which categories a charge policy charges inside and outside the window.
 
-    Only delivered templates reach this (C1); inbound and free-form messages
-    are never charged (C5) and never become charges.
+    The defaults are the contract (C2-C5). Free-form messages can only be sent
+    inside the window (B3), so one setting covers them wherever delivered.
     """
-    if category == MARKETING:
-        return True, Reason.MARKETING
-    if category == AUTHENTICATION:
-        return True, Reason.AUTHENTICATION
+
+    marketing_in_window: bool = True
+    marketing_outside_window: bool = True
+    utility_in_window: bool = False
+    utility_outside_window: bool = True
+    authentication_in_window: bool = True
+    authentication_outside_window: bool = True
+    service_in_window: bool = False
+    service_rate_category: str = UTILITY
+
+    def charges(self, category: str, *, window_open: bool) -> bool:
+        if category == SERVICE:
+            return self.service_in_window
+        if category not in CATEGORIES:
+            raise ValueError(f"Unknown category {category!r}")
+        where = "in_window" if window_open else "outside_window"
+        return getattr(self, f"{category}_{where}")
+
+
+CONTRACT_TERMS = PolicyTerms()
+
+
+def charge_for(
+    *,
+    category: str,
+    window_open: bool,
+    terms: PolicyTerms = CONTRACT_TERMS,
+    entry_point: bool = False,
+    provider_entry_point: bool = False,
+) -> tuple[bool, str]:
+    """C2-C5, F1, F2: return (billable, reason) for an outbound message delivered now.
+
+    Only delivered messages reach this (C1); inbound messages are never charged.
+    A free entry point window (ours or the provider's verdict) makes any message
+    free (F2); otherwise the policy in force at delivery decides (F1), and the
+    default policy is the contract.
+    """
+    if category not in CATEGORIES:
+        raise ValueError(f"Unknown template category {category!r}")
+    if entry_point:
+        return False, Reason.ENTRY_POINT
+    if provider_entry_point:
+        return False, Reason.PROVIDER_ENTRY_POINT
+    charged = terms.charges(category, window_open=window_open)
+    if category == SERVICE:
+        return (True, Reason.SERVICE) if charged else (False, Reason.SERVICE_FREE)
     if category == UTILITY:
         if window_open:
+            if charged:
+                return True, Reason.UTILITY_IN_WINDOW_CHARGED
             return False, Reason.UTILITY_IN_WINDOW
-        return True, Reason.UTILITY_NO_WINDOW
-    raise ValueError(f"Unknown template category {category!r}")
+        if charged:
+            return True, Reason.UTILITY_NO_WINDOW
+        return False, Reason.FREE_BY_POLICY
+    if not charged:
+        return False, Reason.FREE_BY_POLICY
+    return True, Reason.MARKETING if category == MARKETING else Reason.AUTHENTICATION
+
+
+def rate_category(category: str, terms: PolicyTerms = CONTRACT_TERMS) -> str:
+    """C6, F1: the rate card category a charged message is priced at."""
+    return terms.service_rate_category if category == SERVICE else category
+
+
+def policy_in_force(
+    *,
+    own: Sequence[tuple[datetime, int]],
+    default: Sequence[tuple[datetime, int]],
+    at: datetime,
+) -> int | None:
+    """F1: the policy (id) in force at ``at``: the company's latest assignment
+    effective by then, else the latest default one, else None (the contract)."""
+    for assignments in (own, default):
+        started = [(since, pk) for since, pk in assignments if since <= at]
+        if started:
+            return max(started)[1]
+    return None
+
+
+def policy_segments(
+    *,
+    own: Sequence[tuple[datetime, int]],
+    default: Sequence[tuple[datetime, int]],
+) -> list[tuple[datetime | None, int | None]]:
+    """F1: the policy timeline as (from, policy) steps, the first from the
+    beginning of time (None); each policy applies until the next step."""
+    steps: list[tuple[datetime | None, int | None]] = [(None, None)]
+    for since in sorted({s for s, _ in own} | {s for s, _ in default}):
+        policy = policy_in_force(own=own, default=default, at=since)
+        if policy != steps[-1][1]:
+            steps.append((since, policy))
+    return steps
+
+
+def entry_point_window(
+    *, referral_at: datetime, first_answer_at: datetime | None
+) -> tuple[datetime, datetime] | None:
+    """F2: the free entry point window [opens, closes) of an ad-referred inbound
+    message, given the business's first answer after it; None if it never
+    answered within 24 h."""
+    if first_answer_at is None or not (
+        referral_at <= first_answer_at < referral_at + ENTRY_POINT_ANSWER_WITHIN
+    ):
+        return None
+    return first_answer_at, first_answer_at + ENTRY_POINT_FREE_FOR
+
+
+@dataclass(frozen=True)
+class Tier:
+    from_message: int  # the first charged message of the month it prices (1-based)
+    rate: Decimal
+    id: int | None = None
+
+
+def tier_for(position: int, tiers: Sequence[Tier]) -> Tier | None:
+    """F3: the graduated tier pricing the ``position``-th charged message of the
+    month (1-based): the one with the highest start at or below it; None before
+    the first tier (the rate card applies)."""
+    best = None
+    for tier in tiers:
+        if tier.from_message <= position and (
+            best is None or tier.from_message > best.from_message
+        ):
+            best = tier
+    return best
 
 
 def market_for(wa_id: str, prefixes: Iterable[tuple[str, str]]) -> str:
