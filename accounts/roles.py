@@ -66,5 +66,15 @@ CUSTOMER_SUCCESS_PERMISSIONS = frozenset(
         "billing.add_monthlybudget",
         "billing.change_monthlybudget",
         "billing.view_spendalert",
+        # reconciliation (F4): derived rows, reviewed by an action (a service)
+        "billing.view_pricingdisagreement",
+        "billing.change_pricingdisagreement",
+        "billing.view_chargepolicy",
+        "billing.add_chargepolicy",
+        "billing.change_chargepolicy",
+        "billing.view_chargepolicyassignment",
+        "billing.add_chargepolicyassignment",
+        "billing.view_volumetier",
+        "billing.add_volumetier",
     }
 )

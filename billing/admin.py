@@ -356,9 +356,12 @@ class InvoiceAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        (_("Related"), {"fields": ("charges_link", "credit_notes_links")}),
+        (
+            _("Related"),
+            {"fields": ("charges_link", "credit_notes_links", "disagreements_link")},
+        ),
     )
-    readonly_fields = ("charges_link", "credit_notes_links")
+    readonly_fields = ("charges_link", "credit_notes_links", "disagreements_link")
 
     def get_fieldsets(self, request, obj=None):
         """The grouped fields, then any other field of the model: every field shows."""
@@ -430,6 +433,12 @@ class InvoiceAdmin(admin.ModelAdmin):
             ),
         )
 
+    @admin.display(description=_("pricing disagreements"))
+    def disagreements_link(self, obj):
+        from .admin_reconciliation import invoice_disagreements_link  # F4
+
+        return invoice_disagreements_link(obj)
+
     # --- actions ---------------------------------------------------------------------
 
     def _each(self, request, queryset, call) -> None:
@@ -464,8 +473,16 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Finalize the selected drafts"), permissions=["change"])
     def finalize(self, request, queryset):
+        from .reconciliation import DisagreementsUnreviewed
+
         def call(invoice):
-            invoice = invoice_finalize(invoice=invoice)
+            try:
+                invoice = invoice_finalize(invoice=invoice)
+            except DisagreementsUnreviewed:
+                # F4: keep the draft as the refused recompute saw it, so the
+                # disagreements it found are listed for review.
+                invoice_compute(company=invoice.company, month=invoice.month)
+                raise
             return (
                 f"finalized as {invoice.number}, total "
                 f"{_money(invoice.total, invoice.currency)}."
@@ -928,3 +945,7 @@ class SpendAlertAdmin(ViewOnlyAdmin):
         if not obj.recipients:
             return _("no company admin to email")
         return ", ".join(obj.recipients)
+
+
+from . import admin_pricing  # noqa: E402, F401 - charge policies and volume tiers
+from .admin_reconciliation import PricingDisagreementAdmin  # noqa: E402, F401 - F4

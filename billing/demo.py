@@ -16,8 +16,11 @@ from django.utils import timezone
 from accounts.models import Company, User
 
 from . import rules
-from .models import Market, RateCard
+from .exceptions import InvalidPricing
+from .models import ChargePolicy, Market, RateCard
 from .money import RATE_QUANTUM
+from .policies import PROVIDER_2026_10
+from .pricing import charge_policy_assign, volume_tiers_set
 from .rate_cards import COLUMNS, rate_card_create, rate_card_import
 from .runs import RunResult, billing_run_company
 from .services import previous_month
@@ -122,6 +125,7 @@ def seed(*, actor: User | None) -> list[RunResult]:
         rate_card_import(card=card, text=_csv(rows, "EUR"), actor=actor)
 
     now = timezone.now()
+    _pricing_seed(actor=actor, now=now)
     results = []
     for company in Company.objects.order_by("slug"):
         newer = previous_month(now, company.zone)
@@ -135,3 +139,41 @@ def seed(*, actor: User | None) -> list[RunResult]:
         log = logger.info if result.ok else logger.warning
         log("Billing demo: %s", result)
     return results
+
+
+POLICY_COMPANY = "globex-mx"
+TIERS_EUR = [(1, "0.0180"), (3, "0.0120")]
+
+
+def _pricing_seed(*, actor: User | None, now) -> None:
+    """F1 and F3 in the demo: Globex on the provider's 2026-10 policy from the
+    start of the newer month, Acme with graduated utility tiers in Spain.
+    Skipped once done, or once those months are finalized."""
+    globex = Company.objects.filter(slug=POLICY_COMPANY).first()
+    if globex is not None and not globex.charge_policies.exists():
+        month = previous_month(now, globex.zone)
+        start, _ = rules.month_bounds(month, globex.zone)
+        try:
+            charge_policy_assign(
+                company=globex,
+                policy=ChargePolicy.objects.get(name=PROVIDER_2026_10),
+                effective_from=start,
+                actor=actor,
+                note="Demo: the provider's pricing of 2026-10.",
+            )
+        except (InvalidPricing, ChargePolicy.DoesNotExist) as exc:
+            logger.warning("Billing demo: no policy switch: %s", exc)
+    acme = Company.objects.filter(slug=NEGOTIATED_COMPANY).first()
+    if acme is not None and not acme.volume_tiers.exists():
+        older = previous_month(now, acme.zone) - relativedelta(months=1)
+        try:
+            volume_tiers_set(
+                company=acme,
+                market=Market.objects.get(name="Spain"),
+                category=rules.UTILITY,
+                effective_from=older,
+                tiers=TIERS_EUR,
+                actor=actor,
+            )
+        except InvalidPricing as exc:
+            logger.warning("Billing demo: no volume tiers: %s", exc)

@@ -23,3 +23,9 @@ class InvalidRateCard(DomainError):
     def __init__(self, message: str, *, errors: list[str] | None = None, **context):
         super().__init__(message, errors=errors or [], **context)
         self.errors = errors or []
+
+
+class InvalidPricing(DomainError):
+    """A charge policy assignment or volume tier set that cannot be applied (F1, F3)."""
+
+    code = "invalid_pricing"

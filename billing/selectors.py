@@ -47,6 +47,8 @@ def _charges(invoice: Invoice) -> QuerySet[Charge]:
             "message__template",
             "message__conversation__contact",
             "window_message",
+            "policy",
+            "entry_point_message",
         )
         .order_by("delivered_at", "id")
     )
@@ -59,6 +61,7 @@ def line_charges(*, line: InvoiceLine) -> QuerySet[Charge]:
         category=line.category,
         market_id=line.market_id,
         rate=line.unit_price,
+        tier_id=(line.details or {}).get("tier_id"),
     )
     if line.kind == InvoiceLine.Kind.CARRIED_OVER:
         start, end = month_bounds(line.original_month, line.invoice.company.zone)
@@ -78,18 +81,37 @@ def billable_charges(*, invoice: Invoice) -> QuerySet[Charge]:
 
 
 def reason_text(charge: Charge, zone) -> str:
-    """D4: why a delivered template was charged or free, in words."""
+    """D4: why a delivered message was charged or free, in words."""
     from django.utils import timezone
 
-    delivered = timezone.localtime(charge.delivered_at, zone)
+    def local(at):
+        return timezone.localtime(at, zone).strftime("%Y-%m-%d %H:%M")
+
+    delivered = local(charge.delivered_at)
+    policy = charge.policy.name if charge.policy_id else _("the standard rules")
     if charge.reason == Reason.UTILITY_IN_WINDOW and charge.window_opened_at:
-        opened = timezone.localtime(charge.window_opened_at, zone)
         return _(
             "Free: utility template delivered %(delivered)s while the window opened by "
             "the contact's message at %(opened)s was open."
+        ) % {"delivered": delivered, "opened": local(charge.window_opened_at)}
+    if charge.reason == Reason.ENTRY_POINT and charge.entry_point_opened_at:
+        return _(
+            "Free: delivered %(delivered)s inside the 72-hour free entry point window "
+            "opened by your answer at %(answered)s to the contact's message from an "
+            "ad at %(clicked)s."
         ) % {
-            "delivered": delivered.strftime("%Y-%m-%d %H:%M"),
-            "opened": opened.strftime("%Y-%m-%d %H:%M"),
+            "delivered": delivered,
+            "answered": local(charge.entry_point_opened_at),
+            "clicked": local(charge.entry_point_message.provider_timestamp),
+        }
+    if charge.reason == Reason.UTILITY_IN_WINDOW_CHARGED and charge.window_opened_at:
+        return _(
+            "Charged under the policy “%(policy)s”: utility template delivered "
+            "%(delivered)s inside the window opened at %(opened)s."
+        ) % {
+            "policy": policy,
+            "delivered": delivered,
+            "opened": local(charge.window_opened_at),
         }
     texts = {
         Reason.MARKETING: _("Charged: marketing templates are charged on delivery."),
@@ -99,8 +121,23 @@ def reason_text(charge: Charge, zone) -> str:
         Reason.UTILITY_NO_WINDOW: _(
             "Charged: utility template delivered with no customer service window open."
         ),
+        Reason.SERVICE: _(
+            "Charged under the policy “%(policy)s”: free-form message, priced at the "
+            "utility rate."
+        ),
+        Reason.SERVICE_FREE: _("Free: free-form messages are free."),
+        Reason.FREE_BY_POLICY: _(
+            "Free under the policy “%(policy)s”: this category is not charged there."
+        ),
+        Reason.PROVIDER_ENTRY_POINT: _(
+            "Free: WhatsApp reported it as part of a free entry point conversation."
+        ),
+        Reason.ENTRY_POINT: _("Free: delivered inside a free entry point window."),
     }
-    return texts.get(charge.reason, charge.reason)
+    text = texts.get(charge.reason)
+    if text is None:
+        return charge.reason
+    return text % {"policy": policy} if "%(policy)s" in text else text
 
 
 def daily_activity(*, company: Company, start: datetime, end: datetime, zone) -> dict:

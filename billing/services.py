@@ -6,12 +6,14 @@ the same lines, and finalized invoices never change.
 
 import logging
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, connection, transaction
 from django.db.models import (
+    CharField,
     Count,
     Exists,
     F,
@@ -21,7 +23,8 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce, Length, Substr, TruncMonth
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce, Length, NullIf, Substr, TruncMonth
 from django.utils import timezone
 
 from accounts.locks import company_lock
@@ -40,6 +43,8 @@ from .exceptions import (
 )
 from .models import (
     Charge,
+    ChargePolicy,
+    ChargePolicyAssignment,
     CreditNote,
     CreditNoteLine,
     DocumentSequence,
@@ -47,6 +52,7 @@ from .models import (
     InvoiceLine,
     Market,
     MarketPrefix,
+    VolumeTier,
 )
 from .money import ZERO, quantize_money
 
@@ -90,36 +96,89 @@ def _market_expression(*, wa_id_ref: str, at_ref: str):
 
 def deliverable_templates(*, company: Company, until: datetime):
     """Delivered outbound templates of the company before ``until`` (C1, C5)."""
+    return deliverable_messages(company=company, until=until).filter(
+        template__isnull=False
+    )
+
+
+def deliverable_messages(*, company: Company, until: datetime):
+    """Delivered outbound messages of the company before ``until`` (C1)."""
     return Message.objects.filter(
         company=company,
         direction=Message.Direction.OUTBOUND,
-        template__isnull=False,
         delivered_at__isnull=False,
         delivered_at__lt=until,
     )
 
 
-def charge_facts(*, company: Company, until: datetime):
-    """Delivered templates without a charge yet, with the facts a charge needs:
-    the recipient's market (C6) and the inbound message whose window was open
-    at delivery (B1), if any. Each subquery appears once per row."""
-    window = _window_messages(conversation_ref="conversation_id", at_ref="delivered_at")
+def _entry_point_messages(*, conversation_ref: str, at_ref: str):
+    """F2: ad-referred inbound messages whose free entry point window is open at
+    the outer row's instant: the business's first answer came within 24 h of
+    the referral and at most 72 h before the instant."""
+    first_answer = (
+        Message.objects.filter(
+            conversation_id=OuterRef("conversation_id"),
+            direction=Message.Direction.OUTBOUND,
+            provider_timestamp__gte=OuterRef("provider_timestamp"),
+            provider_timestamp__lt=OuterRef("provider_timestamp")
+            + Value(rules.ENTRY_POINT_ANSWER_WITHIN),
+        )
+        .order_by("provider_timestamp", "id")
+        .values("provider_timestamp")[:1]
+    )
     return (
-        deliverable_templates(company=company, until=until)
+        Message.objects.filter(
+            conversation_id=OuterRef(conversation_ref),
+            direction=Message.Direction.INBOUND,
+            referral__isnull=False,
+            provider_timestamp__lte=OuterRef(at_ref),
+            provider_timestamp__gt=OuterRef(at_ref)
+            - Value(rules.ENTRY_POINT_ANSWER_WITHIN + rules.ENTRY_POINT_FREE_FOR),
+        )
+        .annotate(answer_at=Subquery(first_answer))
+        .filter(
+            answer_at__lte=OuterRef(at_ref),
+            answer_at__gt=OuterRef(at_ref) - Value(rules.ENTRY_POINT_FREE_FOR),
+        )
+        .order_by("-provider_timestamp", "-id")
+    )
+
+
+def charge_facts(*, company: Company, until: datetime, free_form: bool):
+    """Delivered messages without a charge yet, with the facts a charge needs:
+    the category ("service" for free-form), the recipient's market (C6), the
+    inbound message whose window was open at delivery (B1), the referral whose
+    free entry point window covered it (F2) and the provider's pricing type.
+    Free-form messages only when ``free_form`` (a policy may charge them).
+    Each subquery appears once per row."""
+    window = _window_messages(conversation_ref="conversation_id", at_ref="delivered_at")
+    entry_point = _entry_point_messages(
+        conversation_ref="conversation_id", at_ref="delivered_at"
+    )
+    messages = deliverable_messages(company=company, until=until)
+    if not free_form:
+        messages = messages.filter(template__isnull=False)
+    return (
         # Only this company's charges: during a run the table grows faster than
         # its statistics, and an anti-join against all of it would be scanned whole.
-        .filter(
+        messages.filter(
             ~Exists(Charge.objects.filter(company=company, message_id=OuterRef("pk")))
         )
         .order_by()  # the INSERT needs no order; skip the default sort
         .values(
             f_message=F("pk"),
-            f_category=F("template_category"),
+            f_category=Coalesce(
+                NullIf("template_category", Value("")),
+                Value(rules.SERVICE),
+                output_field=CharField(),
+            ),
             f_delivered_at=F("delivered_at"),
             f_market=_market_expression(
                 wa_id_ref="conversation__contact__wa_id", at_ref="delivered_at"
             ),
             f_window=Subquery(window.values("pk")[:1]),
+            f_entry_point=Subquery(entry_point.values("pk")[:1]),
+            f_provider_type=KeyTextTransform("type", "pricing"),
         )
     )
 
@@ -128,48 +187,161 @@ def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
+@dataclass(frozen=True)
+class _PolicyStep:
+    since: datetime | None  # None: from the beginning of time
+    policy_id: int | None  # None: the contract's rules
+    terms: rules.PolicyTerms
+
+
+def policy_timeline(*, company: Company) -> list[_PolicyStep]:
+    """F1: the company's charge policies over time (its own, else the default)."""
+    assignments = list(
+        ChargePolicyAssignment.objects.filter(
+            Q(company=company) | Q(company__isnull=True)
+        ).values_list("company_id", "effective_from", "policy_id")
+    )
+    own = [(since, pk) for owner, since, pk in assignments if owner is not None]
+    default = [(since, pk) for owner, since, pk in assignments if owner is None]
+    steps = rules.policy_segments(own=own, default=default)
+    terms = {
+        p.pk: policy_terms(p)
+        for p in ChargePolicy.objects.filter(pk__in={pk for _, pk in steps if pk})
+    }
+    return [
+        _PolicyStep(since, pk, terms[pk] if pk else rules.CONTRACT_TERMS)
+        for since, pk in steps
+    ]
+
+
+def policy_terms(policy: ChargePolicy) -> rules.PolicyTerms:
+    return rules.PolicyTerms(
+        **{
+            field.name: getattr(policy, field.name)
+            for field in dataclass_fields(rules.PolicyTerms)
+        }
+    )
+
+
+def _classification_sql(timeline: list[_PolicyStep]) -> tuple[str, list, str, list]:
+    """The SQL twin of rules.charge_for and rules.rate_category (C2-C5, F1, F2).
+
+    Not a re-implementation: each row gets a key (policy step, category, window
+    open, our entry point, the provider's) and the answers for every key are
+    computed here by the pure functions and looked up with CASE. Returns the
+    key expression and the SELECT list of billable, reason, policy_id, rate_category.
+    """
+    adapt = connection.ops.adapt_datetimefield_value
+    step_sql, step_params = "0", []
+    if len(timeline) > 1:
+        whens = " ".join("WHEN q.f_delivered_at < %s THEN %s" for _ in timeline[1:])
+        step_sql = f"CASE {whens} ELSE %s END"
+        for i, step in enumerate(timeline[1:]):
+            step_params += [adapt(step.since), i]
+        step_params.append(len(timeline) - 1)
+    categories = " ".join("WHEN %s THEN %s" for _ in rules.CATEGORIES)
+    key_sql = (
+        f"(({step_sql}) * 32"
+        f" + (CASE q.f_category {categories} ELSE -1000 END) * 8"
+        " + (CASE WHEN q.f_window IS NULL THEN 0 ELSE 4 END)"
+        " + (CASE WHEN q.f_entry_point IS NULL THEN 0 ELSE 2 END)"
+        " + (CASE WHEN q.f_provider_type = %s THEN 1 ELSE 0 END))"
+    )
+    key_params = [
+        *step_params,
+        *[v for i, c in enumerate(rules.CATEGORIES) for v in (c, i)],
+        rules.PROVIDER_FREE_ENTRY_POINT,
+    ]
+    answers: dict[str, list[tuple[int, object]]] = {
+        "billable": [],
+        "reason": [],
+        "policy_id": [],
+        "rate_category": [],
+    }
+    for s, step in enumerate(timeline):
+        for c, category in enumerate(rules.CATEGORIES):
+            for window in (False, True):
+                for ours in (False, True):
+                    for theirs in (False, True):
+                        key = s * 32 + c * 8 + window * 4 + ours * 2 + theirs
+                        billable, reason = rules.charge_for(
+                            category=category,
+                            window_open=window,
+                            terms=step.terms,
+                            entry_point=ours,
+                            provider_entry_point=theirs,
+                        )
+                        answers["billable"].append((key, billable))
+                        answers["reason"].append((key, reason))
+                        answers["policy_id"].append((key, step.policy_id))
+                        answers["rate_category"].append(
+                            (key, rules.rate_category(category, step.terms))
+                        )
+    columns, params = [], []
+    for name, pairs in answers.items():
+        if name in ("billable", "policy_id"):
+            # Literals: typed in SQL (an all-NULL CASE would be text on PostgreSQL).
+            def literal(v):
+                if v is None:
+                    return "NULL"
+                if isinstance(v, bool):
+                    return "1 = 1" if v else "1 = 0"
+                return str(int(v))
+
+            whens = " ".join(f"WHEN {int(k)} THEN {literal(v)}" for k, v in pairs)
+            columns.append(f"CASE a.k {whens} END AS {name}")
+        else:
+            whens = " ".join(f"WHEN {int(k)} THEN %s" for k, _ in pairs)
+            columns.append(f"CASE a.k {whens} END AS {name}")
+            params += [v for _, v in pairs]
+    return key_sql, key_params, ", ".join(columns), params
+
+
 def _charge_select(
     *, company: Company, until: datetime, invoice: Invoice | None
 ) -> tuple[str, list]:
-    """SELECT of complete charge rows; the CASE is the SQL twin of rules.charge_for
-    (C2-C4) and the rate subquery applies C6 (the company's card first)."""
+    """SELECT of complete charge rows: the classification of _classification_sql
+    (C2-C5, F1, F2) and the rate subquery applying C6 (the company's card first)."""
+    timeline = policy_timeline(company=company)
+    free_form = any(step.terms.service_in_window for step in timeline)
     facts_sql, facts_params = charge_facts(
-        company=company, until=until
+        company=company, until=until, free_form=free_form
     ).query.sql_with_params()
+    key_sql, key_params, class_sql, class_params = _classification_sql(timeline)
     invoice_sql, invoice_params = _invoice_column(company=company, invoice=invoice)
-    r = rules.Reason
     rate_card_table, rate_table = _q("billing_ratecard"), _q("billing_rate")
-    # An optimisation fence: without it the planner inlines the subqueries and
-    # evaluates the window subquery once per reference (CASE, reason, join).
+    msg = _q("messaging_message")
+    # Optimisation fences: without them the planner inlines the subqueries and
+    # evaluates the window subquery once per reference (key, join).
     fence = " OFFSET 0" if connection.vendor == "postgresql" else " LIMIT -1 OFFSET 0"
     sql = f"""
         SELECT x.f_message, %s, x.f_category, x.f_market, x.f_delivered_at, x.billable,
                x.reason, x.rate, CASE WHEN x.billable THEN x.rate ELSE 0 END, %s,
                x.f_window,
-               (SELECT w.{_q("provider_timestamp")} FROM {_q("messaging_message")} w
+               (SELECT w.{_q("provider_timestamp")} FROM {msg} w
                  WHERE w.{_q("id")} = x.f_window),
+               x.policy_id, x.f_entry_point,
                %s, {invoice_sql}
         FROM (
-            SELECT q.*,
-                CASE WHEN q.f_category IN (%s, %s) THEN %s
-                     WHEN q.f_category = %s AND q.f_window IS NOT NULL THEN %s
-                     ELSE %s END AS billable,
-                CASE WHEN q.f_category = %s THEN %s
-                     WHEN q.f_category = %s THEN %s
-                     WHEN q.f_category = %s AND q.f_window IS NOT NULL THEN %s
-                     ELSE %s END AS reason,
+            SELECT b.*,
                 (SELECT rt.{_q("rate")} FROM {rate_table} rt
                    JOIN {rate_card_table} rc ON rc.{_q("id")} = rt.{_q("card_id")}
-                  WHERE rt.{_q("market_id")} = q.f_market
-                    AND rt.{_q("category")} = q.f_category
-                    AND rt.{_q("effective_from")} <= q.f_delivered_at
+                  WHERE rt.{_q("market_id")} = b.f_market
+                    AND rt.{_q("category")} = b.rate_category
+                    AND rt.{_q("effective_from")} <= b.f_delivered_at
                     AND rc.{_q("currency")} = %s
                     AND (rc.{_q("company_id")} = %s OR rc.{_q("company_id")} IS NULL)
                   ORDER BY CASE WHEN rc.{_q("company_id")} IS NULL THEN 1 ELSE 0 END,
                            rt.{_q("effective_from")} DESC
                   LIMIT 1) AS rate
-            FROM ({facts_sql}{fence}) q{fence}
+            FROM (
+                SELECT a.*, {class_sql}
+                FROM (
+                    SELECT q.*, {key_sql} AS k FROM ({facts_sql}{fence}) q{fence}
+                ) a{fence}
+            ) b{fence}
         ) x
+        WHERE x.f_category <> %s OR x.billable OR x.reason <> %s
     """  # noqa: S608 - identifiers are quoted constants, values are parameters
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     params = [
@@ -177,22 +349,15 @@ def _charge_select(
         company.billing_currency,
         now,
         *invoice_params,
-        rules.MARKETING,
-        rules.AUTHENTICATION,
-        True,
-        rules.UTILITY,
-        False,
-        True,
-        rules.MARKETING,
-        r.MARKETING,
-        rules.AUTHENTICATION,
-        r.AUTHENTICATION,
-        rules.UTILITY,
-        r.UTILITY_IN_WINDOW,
-        r.UTILITY_NO_WINDOW,
         company.billing_currency,
         company.pk,
+        *class_params,
+        *key_params,
         *facts_params,
+        # Free-form messages get a charge row when charged, or when free for
+        # another reason than C5 (D4 explains it); plain free ones need none.
+        rules.SERVICE,
+        rules.Reason.SERVICE_FREE,
     ]
     return sql, params
 
@@ -210,6 +375,8 @@ CHARGE_COLUMNS = [
     "currency",
     "window_message_id",
     "window_opened_at",
+    "policy_id",
+    "entry_point_message_id",
     "created_at",
     "invoice_id",
 ]
@@ -267,11 +434,129 @@ def charges_sync(*, company: Company, invoice: Invoice | None, until: datetime) 
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {_q(Charge._meta.db_table)} ({columns}) {select} "  # noqa: S608
-            # WHERE: SQLite needs one to parse INSERT … SELECT … ON CONFLICT.
-            "WHERE 1 = 1 ON CONFLICT (message_id) DO NOTHING",
+            "ON CONFLICT (message_id) DO NOTHING",
             params,
         )
-        return cursor.rowcount
+        created = cursor.rowcount
+    _entry_points_explain(company=company)
+    return created
+
+
+def _entry_points_explain(*, company: Company) -> None:
+    """F2, D4: when the free entry point window of each new entry point charge opened."""
+    pending = list(
+        Charge.objects.filter(
+            company=company,
+            entry_point_message__isnull=False,
+            entry_point_opened_at__isnull=True,
+        ).annotate(
+            referral_at=F("entry_point_message__provider_timestamp"),
+            answer_at=Subquery(
+                Message.objects.filter(
+                    conversation_id=OuterRef("entry_point_message__conversation_id"),
+                    direction=Message.Direction.OUTBOUND,
+                    provider_timestamp__gte=OuterRef(
+                        "entry_point_message__provider_timestamp"
+                    ),
+                )
+                .order_by("provider_timestamp", "id")
+                .values("provider_timestamp")[:1]
+            ),
+        )
+    )
+    for charge in pending:
+        window = rules.entry_point_window(
+            referral_at=charge.referral_at, first_answer_at=charge.answer_at
+        )
+        charge.entry_point_opened_at = window[0] if window else None
+    Charge.objects.bulk_update(pending, ["entry_point_opened_at"], batch_size=1000)
+
+
+# --- Volume tiers (F3) -------------------------------------------------------------
+
+
+def _tier_sets(*, company: Company, month: date) -> dict[tuple[int, str], list]:
+    """F3: the tiers in force in ``month`` per (market, category): of each pair,
+    the set with the latest ``effective_from`` not after the month."""
+    latest: dict[tuple[int, str], date] = {}
+    rows = list(
+        VolumeTier.objects.filter(
+            company=company,
+            currency=company.billing_currency,
+            effective_from__lte=month,
+        ).values_list(
+            "market_id", "category", "effective_from", "from_message", "rate", "id"
+        )
+    )
+    for market, category, since, *_ in rows:
+        key = (market, category)
+        latest[key] = max(latest.get(key, since), since)
+    sets: dict[tuple[int, str], list] = {}
+    for market, category, since, start, rate, pk in rows:
+        if since == latest[(market, category)]:
+            sets.setdefault((market, category), []).append(
+                rules.Tier(from_message=start, rate=rate, id=pk)
+            )
+    return sets
+
+
+def _after(key: tuple[datetime, int]) -> Q:
+    """Charges at or after (delivered_at, message_id) ``key`` in billing order."""
+    return Q(delivered_at__gt=key[0]) | Q(delivered_at=key[0], message_id__gte=key[1])
+
+
+def tiers_apply(*, company: Company, invoice: Invoice) -> int:
+    """F3: price the draft's charged utility and authentication messages by the
+    graduated tiers of their delivery month: the n-th charged message of the
+    month (company zone, ordered by delivery) takes the rate of the tier that
+    contains n. Free messages do not count; messages of the month already on a
+    finalized invoice (C7) count first. One UPDATE per tier, not per message."""
+    if not VolumeTier.objects.filter(company=company).exists():
+        return 0
+    charged = Charge.objects.filter(
+        invoice=invoice, billable=True, category__in=rules.TIERED_CATEGORIES
+    )
+    months = {
+        date(at.year, at.month, 1)
+        for at in charged.datetimes("delivered_at", "month", tzinfo=company.zone)
+    }
+    updated = 0
+    for month in sorted(months):
+        start, end = rules.month_bounds(month, company.zone)
+        for (market, category), tiers in _tier_sets(
+            company=company, month=month
+        ).items():
+            group = Charge.objects.filter(
+                company=company,
+                billable=True,
+                market_id=market,
+                category=category,
+                delivered_at__gte=start,
+                delivered_at__lt=end,
+            )
+            mine = group.filter(invoice=invoice).order_by("delivered_at", "message_id")
+            offset = (
+                group.exclude(invoice=invoice).exclude(invoice__isnull=True).count()
+            )
+            count = mine.count()
+            ordered = sorted(tiers, key=lambda t: t.from_message)
+            for n, tier in enumerate(ordered):
+                lo = max(tier.from_message - offset - 1, 0)
+                nxt = ordered[n + 1].from_message if n + 1 < len(ordered) else None
+                hi = count if nxt is None else min(nxt - offset - 1, count)
+                if lo >= hi:
+                    continue
+                rows = mine.filter(
+                    _after(mine.values_list("delivered_at", "message_id")[lo])
+                )
+                if hi < count:
+                    rows = rows.exclude(
+                        _after(mine.values_list("delivered_at", "message_id")[hi])
+                    )
+                updated += rows.update(
+                    rate=tier.rate, amount=tier.rate, tier_id=tier.id
+                )
+    return updated
 
 
 # --- License fee (A5) --------------------------------------------------------------
@@ -334,30 +619,39 @@ def _usage_lines(invoice: Invoice, currency: str, zone) -> list[InvoiceLine]:
     charges (C7) get their own lines naming the month they were delivered in."""
     billable = Charge.objects.filter(invoice=invoice, billable=True)
     lines = []
+    group = (
+        "category",
+        "market_id",
+        "market__name",
+        "rate",
+        "tier_id",
+        "tier__from_message",
+    )
     current = (
         billable.filter(delivered_at__gte=invoice.period_start)
-        .values("category", "market_id", "market__name", "rate")
+        .values(*group)
         .annotate(n=Count("id"))
-        .order_by("category", "market__name", "rate")
+        .order_by("category", "market__name", "tier__from_message", "rate")
     )
     for row in current:
         lines.append(
             InvoiceLine(
                 kind=InvoiceLine.Kind.USAGE,
-                description=f"{row['category'].capitalize()} templates, {row['market__name']}",
+                description=_usage_description(row),
                 category=row["category"],
                 market_id=row["market_id"],
                 quantity=Decimal(row["n"]),
                 unit_price=row["rate"],
                 amount=quantize_money(row["rate"] * row["n"], currency),
+                details=_tier_details(row),
             )
         )
     carried = (
         billable.filter(delivered_at__lt=invoice.period_start)
         .annotate(orig=TruncMonth("delivered_at", tzinfo=zone))
-        .values("orig", "category", "market_id", "market__name", "rate")
+        .values("orig", *group)
         .annotate(n=Count("id"))
-        .order_by("orig", "category", "market__name", "rate")
+        .order_by("orig", "category", "market__name", "tier__from_message", "rate")
     )
     for row in carried:
         orig = row["orig"]
@@ -365,25 +659,45 @@ def _usage_lines(invoice: Invoice, currency: str, zone) -> list[InvoiceLine]:
         lines.append(
             InvoiceLine(
                 kind=InvoiceLine.Kind.CARRIED_OVER,
-                description=(
-                    f"Carried over from {orig_month:%B %Y}: {row['category']} templates, "
-                    f"{row['market__name']}"
-                ),
+                description=f"Carried over from {orig_month:%B %Y}: "
+                + _usage_description(row, lower=True),
                 category=row["category"],
                 market_id=row["market_id"],
                 quantity=Decimal(row["n"]),
                 unit_price=row["rate"],
                 amount=quantize_money(row["rate"] * row["n"], currency),
                 original_month=orig_month,
+                details=_tier_details(row),
             )
         )
     return lines
+
+
+def _usage_description(row: dict, *, lower: bool = False) -> str:
+    if row["category"] == rules.SERVICE:
+        text = f"{'f' if lower else 'F'}ree-form messages, {row['market__name']}"
+    else:
+        category = row["category"] if lower else row["category"].capitalize()
+        text = f"{category} templates, {row['market__name']}"
+    if row["tier_id"]:
+        text += (
+            f" (volume tier from message {row['tier__from_message']:,} of the month)"
+        )
+    return text
+
+
+def _tier_details(row: dict) -> dict:
+    """F3: which tier priced the line's messages (none: the rate card)."""
+    if not row["tier_id"]:
+        return {}
+    return {"tier_id": row["tier_id"], "tier_from_message": row["tier__from_message"]}
 
 
 def _invoice_recompute(*, company: Company, invoice: Invoice) -> Invoice:
     """Rebuild a draft's charges and lines from the facts. Caller holds the locks."""
     currency = company.billing_currency
     charges_sync(company=company, invoice=invoice, until=invoice.period_end)
+    tiers_apply(company=company, invoice=invoice)
     missing = list(
         Charge.objects.filter(invoice=invoice, billable=True, rate__isnull=True)
         .values_list("category", "market__name")
@@ -447,6 +761,9 @@ def _invoice_recompute(*, company: Company, invoice: Invoice) -> Invoice:
     ).count()
     invoice.computed_at = timezone.now()
     invoice.save()
+    from . import reconciliation  # F4: disagreements as current as the charges
+
+    reconciliation.disagreements_sync(invoice=invoice)
     return invoice
 
 
@@ -555,6 +872,11 @@ def invoice_finalize(*, invoice: Invoice, at: datetime | None = None) -> Invoice
             f"{invoice} covers a month that has not ended yet ({invoice.period_end:%Y-%m-%d %H:%M} UTC)."
         )
     _invoice_recompute(company=company, invoice=invoice)
+    from . import reconciliation  # F4: every pricing disagreement reviewed first
+
+    unreviewed = reconciliation.unreviewed_count(invoice=invoice)
+    if unreviewed:
+        raise reconciliation.DisagreementsUnreviewed(invoice=invoice, count=unreviewed)
     year = at.year
     invoice.number = f"INV-{year}-{_sequence_next('INV', year):06d}"
     invoice.status = Invoice.Status.FINALIZED

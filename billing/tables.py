@@ -94,7 +94,9 @@ class ChargeTable(tables.Table):
         return record.message.conversation.contact.masked_number
 
     def render_template(self, record):
-        return record.message.template.name if record.message.template else "—"
+        if record.message.template:
+            return record.message.template.name
+        return _("Free-form message")
 
     def render_category(self, record):
         return record.get_category_display()

@@ -51,10 +51,25 @@ def billing_month_run_task() -> int:
     bind=True, autoretry_for=TRANSIENT, retry_backoff=5, max_retries=8, acks_late=True
 )
 def invoice_finalize_task(self, invoice_id: int) -> dict:
-    invoice = Invoice.objects.get(pk=invoice_id)
+    from .reconciliation import DisagreementsUnreviewed
+
+    invoice = Invoice.objects.select_related("company").get(pk=invoice_id)
     if invoice.status != Invoice.Status.DRAFT:
         return {"invoice": invoice.pk, "status": invoice.status}
-    invoice = services.invoice_finalize(invoice=invoice)
+    try:
+        invoice = services.invoice_finalize(invoice=invoice)
+    except DisagreementsUnreviewed as exc:
+        # F4: not an error to retry now. Keep the draft as the refused recompute
+        # saw it (its new disagreements listed for review); the daily run tries
+        # again tomorrow.
+        services.invoice_compute(company=invoice.company, month=invoice.month)
+        logger.warning("Finalization blocked: %s", exc.message)
+        return {
+            "invoice": invoice.pk,
+            "status": Invoice.Status.DRAFT,
+            "blocked": "disagreements_unreviewed",
+            "unreviewed": exc.count,
+        }
     return {"invoice": invoice.pk, "number": invoice.number}
 
 

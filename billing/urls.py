@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_reconciliation
 
 app_name = "billing"
 
@@ -17,4 +17,10 @@ urlpatterns = [
     path("invoices/<int:pk>/invoice.pdf", views.invoice_pdf, name="invoice-pdf"),
     path("usage/", views.usage_current, name="usage"),
     path("usage/budget/", views.budget_update, name="budget"),
+    path(
+        "reconciliation/",
+        views_reconciliation.reconciliation,
+        name="reconciliation",
+    ),
+    path("pricing/", views.pricing, name="pricing"),
 ]

@@ -8,7 +8,6 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
@@ -85,6 +84,11 @@ def invoice_context(invoice, lines) -> dict:
 def invoice_detail(request, pk):
     invoice = selectors.invoice_get(company=request.user.company, pk=pk)
     context = invoice_context(invoice, selectors.invoice_lines(invoice=invoice))
+    from .reconciliation import invoice_disagreement_counts  # F4
+
+    context["disagreements"], context["disagreements_open"] = (
+        invoice_disagreement_counts(invoice=invoice)
+    )
     return render(request, "billing/invoice_detail.html", context)
 
 
@@ -117,21 +121,14 @@ def invoice_free_templates(request, pk):
     return render(
         request,
         "billing/charge_list.html",
-        {"invoice": invoice, "table": table, "title": _("Free templates and why")},
+        {"invoice": invoice, "table": table, "title": _("Free messages and why")},
     )
 
 
 def line_title(line: InvoiceLine) -> str:
-    """A usage line's name in the reader's language (the stored one is English)."""
-    from .templatetags.billing_tags import category_label
+    from .templatetags.billing_tags import line_label
 
-    names = {"category": category_label(line.category), "market": line.market.name}
-    if line.kind == InvoiceLine.Kind.CARRIED_OVER:
-        names["month"] = date_format(line.original_month, "YEAR_MONTH_FORMAT")
-        return (
-            _("Carried over from %(month)s: %(category)s templates, %(market)s") % names
-        )
-    return _("%(category)s templates, %(market)s") % names
+    return line_label(line)
 
 
 class _Echo:
@@ -285,3 +282,43 @@ def budget_update(request):
             % {"amount": money(amount, company.billing_currency)},
         )
     return redirect("billing:usage")
+
+
+@company_admin_required
+def pricing(request):
+    """F1-F3: how the company is charged: its charge policies over time, the
+    free entry point rule and its volume tiers this month and later."""
+    from . import pricing as pricing_reads
+    from .templatetags.billing_tags import category_label
+
+    company = request.user.company
+    now = timezone.now()
+    month = month_of(now, company.zone)
+    periods = pricing_reads.policy_periods(company=company)
+    current = next(
+        (p for p in reversed(periods) if p.since is None or p.since <= now), periods[0]
+    )
+    matrix = [
+        (
+            category_label(category),
+            current.terms.charges(category, window_open=True),
+            None
+            if category == "service"
+            else current.terms.charges(category, window_open=False),
+        )
+        for category in ("marketing", "utility", "authentication", "service")
+    ]
+    return render(
+        request,
+        "billing/pricing.html",
+        {
+            "company": company,
+            "periods": periods,
+            "current": current,
+            "matrix": matrix,
+            "service_rate": category_label(current.terms.service_rate_category),
+            "month": month,
+            "tiers": pricing_reads.tiers_in_force(company=company, month=month),
+            "upcoming": pricing_reads.tiers_upcoming(company=company, after=month),
+        },
+    )

@@ -53,6 +53,8 @@ class Step:
     text: str = ""
     template: str = ""
     params: tuple[str, ...] = ()
+    # An inbound message sent from a click-to-WhatsApp ad (opens a free entry point).
+    ad: str = ""
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,26 @@ COMPANIES: dict[str, dict] = {
                         "Use this code to log in; it expires in 10 minutes.",
                     ),
                     Step(IN, d(12) - d(minutes=15), "It worked, thanks!"),
+                ),
+            ),
+            Script(
+                "Ventas",
+                "34622334455",
+                "Carmen Ruiz",
+                (
+                    Step(
+                        IN,
+                        d(6),
+                        "Hola, vengo del anuncio de la cafetera Aroma.",
+                        ad="Cafetera Aroma: 20 % esta semana",
+                    ),
+                    Step(OUT, d(6) - d(minutes=20), "¡Hola Carmen! Te cuento."),
+                    Step(
+                        OUT,
+                        d(5),
+                        template="oferta_primavera",
+                        params=("Carmen", "20 %"),
+                    ),
                 ),
             ),
             Script(
@@ -477,6 +499,23 @@ def _receive(payload: dict) -> None:
         services.delivery_process(delivery_id=delivery.pk)
 
 
+def _referral(step: Step) -> dict:
+    """The referral of a click-to-WhatsApp ad, shaped like the provider's."""
+    if not step.ad:
+        return {}
+    return {
+        "referral": {
+            "source_url": "https://fb.me/demo-ad",
+            "source_id": "120226305854810726",
+            "source_type": "ad",
+            "headline": step.ad,
+            "body": step.ad,
+            "media_type": "image",
+            "ctwa_clid": f"demo-{uuid.uuid5(uuid.NAMESPACE_URL, step.ad).hex}",
+        }
+    }
+
+
 def _inbound(*, number: BusinessNumber, script: Script, step: Step, at) -> None:
     """Receive the contact's text message sent at ``at`` (the provider's time)."""
     _receive(
@@ -507,6 +546,7 @@ def _inbound(*, number: BusinessNumber, script: Script, step: Step, at) -> None:
                                         "timestamp": str(int(at.timestamp())),
                                         "type": "text",
                                         "text": {"body": step.text},
+                                        **_referral(step),
                                     }
                                 ],
                             },

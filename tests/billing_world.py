@@ -81,20 +81,35 @@ class World:
 
     # --- the contact ---------------------------------------------------------
     def contact_writes(
-        self, at: datetime, *, arrives: datetime | None = None
+        self,
+        at: datetime,
+        *,
+        arrives: datetime | None = None,
+        referral: dict | None = None,
     ) -> Message:
         wamid = f"wamid.IN{next(_ids)}"
+        message = {"type": "text", "text": {"body": "Hi"}}
+        if referral:
+            message["referral"] = referral
         payload = whatsapp.inbound_payload(
             phone_number_id=self.number.phone_number_id,
             wa_id=self.wa_id,
             wamid=wamid,
             at=at,
+            message=message,
         )
         with time_machine.travel(arrives or at, tick=False):
             assert whatsapp.post(self.client, payload).status_code == 200
         message = Message.objects.get(wamid=wamid)
         self.conversation = message.conversation
         return message
+
+    def contact_clicks_ad(self, at: datetime) -> Message:
+        """F2: the contact writes from a click-to-WhatsApp ad (the referral of
+        Meta's published sample)."""
+        sample = whatsapp.fixture("inbound_text_ctwa_referral__meta_docs.json")
+        referral = sample["entry"][0]["changes"][0]["value"]["messages"][0]["referral"]
+        return self.contact_writes(at, referral=referral)
 
     # --- the business -----------------------------------------------------------
     def _conversation(self):

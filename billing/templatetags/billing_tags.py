@@ -48,10 +48,10 @@ def percent(fraction):
 @register.filter
 def category_label(code):
     """The translated name of a template category code ("utility" → "Utilidad")."""
-    from messaging.models import MessageTemplate
+    from billing.models import ChargeCategory
 
     try:
-        return MessageTemplate.Category(code).label
+        return ChargeCategory(code).label
     except ValueError:
         return code
 
@@ -69,3 +69,30 @@ def in_zone(value, zone):
     if value is None:
         return None
     return timezone.localtime(value, zone)
+
+
+@register.filter
+def line_label(line) -> str:
+    """A usage line's name in the reader's language (the stored one is English)."""
+    from django.utils.formats import date_format, number_format
+    from django.utils.translation import gettext as _
+
+    from billing.models import InvoiceLine
+
+    names = {"category": category_label(line.category), "market": line.market.name}
+    if line.category == "service":
+        title = _("Free-form messages, %(market)s") % names
+    else:
+        title = _("%(category)s templates, %(market)s") % names
+    tier_from = (line.details or {}).get("tier_from_message")
+    if tier_from:
+        title += " " + _("(volume tier from message %(n)s of the month)") % {
+            "n": number_format(tier_from, force_grouping=True)
+        }
+    if line.kind == InvoiceLine.Kind.CARRIED_OVER:
+        month = date_format(line.original_month, "YEAR_MONTH_FORMAT")
+        return _("Carried over from %(month)s: %(line)s") % {
+            "month": month,
+            "line": title,
+        }
+    return title

@@ -28,8 +28,16 @@ def test_charge_for(category, window_open, expected):
 
 
 def test_charge_for_refuses_unknown_categories():
-    with pytest.raises(ValueError, match="service"):
-        rules.charge_for(category="service", window_open=False)
+    with pytest.raises(ValueError, match="referral_conversion"):
+        rules.charge_for(category="referral_conversion", window_open=False)
+
+
+def test_free_form_messages_are_free_under_the_contract():
+    for window_open in (True, False):
+        assert rules.charge_for(category="service", window_open=window_open) == (
+            False,
+            rules.Reason.SERVICE_FREE,
+        )
 
 
 PREFIXES = [

@@ -126,6 +126,8 @@ ROUTES: dict[str, Spec] = {
     "billing:invoice-pdf": Spec(BILLING),
     "billing:usage": Spec(BILLING),
     "billing:budget": Spec(BILLING, "POST", ok=302),
+    "billing:reconciliation": Spec(BILLING),
+    "billing:pricing": Spec(BILLING),
     # The OpenAPI description is public on purpose: it holds no tenant data.
     "api-schema": Spec(PUBLIC),
     "api-docs": Spec(PUBLIC),

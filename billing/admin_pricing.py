@@ -1,0 +1,239 @@
+"""Admin for charge policies (F1) and volume tiers (F3), for Customer Success.
+
+Policies are edited here while no finalized invoice was billed under them;
+companies are switched from a date and tier sets are entered through the
+services in ``billing.pricing``, so a refused change is shown on the form and
+changes nothing.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from accounts.exceptions import DomainError
+
+from .models import Charge, ChargePolicy, ChargePolicyAssignment, Invoice, VolumeTier
+from .pricing import charge_policy_assign, volume_tiers_set
+from .rules import TIERED_CATEGORIES
+
+POLICY_MATRIX = (
+    "marketing_in_window",
+    "marketing_outside_window",
+    "utility_in_window",
+    "utility_outside_window",
+    "authentication_in_window",
+    "authentication_outside_window",
+    "service_in_window",
+    "service_rate_category",
+)
+
+
+class AssignmentInline(admin.TabularInline):
+    model = ChargePolicyAssignment
+    fields = ("company", "effective_from", "note", "created_by", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ("effective_from",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("company", "created_by")
+
+
+@admin.register(ChargePolicy)
+class ChargePolicyAdmin(admin.ModelAdmin):
+    list_display = ("name", *POLICY_MATRIX[:-1], "service_rate_category", "in_use")
+    search_fields = ("name",)
+    fieldsets = (
+        (None, {"fields": ("name", "description")}),
+        (
+            _("Charged inside / outside the customer service window"),
+            {"fields": POLICY_MATRIX},
+        ),
+        (None, {"fields": ("created_by", "created_at")}),
+    )
+    inlines = [AssignmentInline]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # a new policy has none
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = ("created_by", "created_at")
+        if obj is not None and self._billed(obj):
+            # Finalized invoices were computed with these terms: keep them true.
+            return ("name", "description", *POLICY_MATRIX, *fixed)
+        return fixed
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # history: assignments and charges point at policies
+
+    @staticmethod
+    def _billed(policy: ChargePolicy) -> bool:
+        return Charge.objects.filter(
+            policy=policy, invoice__status__in=Invoice.FROZEN
+        ).exists()
+
+    @admin.display(description=_("in use"), boolean=True)
+    def in_use(self, obj):
+        return obj.assignments.exists()
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class ChargePolicyAssignmentForm(forms.ModelForm):
+    class Meta:
+        model = ChargePolicyAssignment
+        fields = ("company", "policy", "effective_from", "note")
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            self.instance = charge_policy_assign(
+                company=cleaned.get("company"),
+                policy=cleaned["policy"],
+                effective_from=cleaned["effective_from"],
+                actor=self.actor,
+                note=cleaned.get("note", ""),
+            )
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return cleaned
+
+
+@admin.register(ChargePolicyAssignment)
+class ChargePolicyAssignmentAdmin(admin.ModelAdmin):
+    """Switch a company (or the default) to a policy from an instant: add only;
+    assignments are history and never edited."""
+
+    form = ChargePolicyAssignmentForm
+    list_display = ("owner", "policy", "effective_from", "note", "created_by")
+    list_filter = (("company", admin.EmptyFieldListFilter), "policy")
+    list_select_related = ("company", "policy", "created_by")
+    search_fields = ("company__name", "company__slug", "policy__name", "note")
+    autocomplete_fields = ("company",)
+    date_hierarchy = "effective_from"
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.actor = request.user
+        return form
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        # The service created it in the form's clean(), under the company lock.
+        obj.pk = form.instance.pk
+
+    def save_related(self, request, form, formsets, change):
+        pass  # no relations beyond the row the service wrote
+
+    @admin.display(description=_("company"), ordering="company__name")
+    def owner(self, obj):
+        return obj.company.name if obj.company_id else _("Every company (default)")
+
+
+class VolumeTierSetForm(forms.ModelForm):
+    """One tier set: the rows "from message, rate", one per line."""
+
+    tiers = forms.CharField(
+        label=_("tiers"),
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 40}),
+        help_text=_(
+            'One tier per line: "from message number, rate", e.g. "1, 0.0200" then '
+            '"10001, 0.0150". Messages before the first tier are priced by the rate '
+            "card. Replaces any set starting the same month."
+        ),
+    )
+
+    class Meta:
+        model = VolumeTier
+        fields = ("company", "market", "category", "effective_from")
+        help_texts = {"effective_from": _("The first day of a month.")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = [
+            c for c in self.fields["category"].choices if c[0] in TIERED_CATEGORIES
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        rows = []
+        for number, line in enumerate(cleaned["tiers"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            parts = [p.strip() for p in line.replace(";", ",").split(",")]
+            if len(parts) != 2:
+                raise forms.ValidationError(
+                    _("Line %(n)s: write “from message, rate”.") % {"n": number}
+                )
+            rows.append(parts)
+        try:
+            self.created = volume_tiers_set(
+                company=cleaned["company"],
+                market=cleaned["market"],
+                category=cleaned["category"],
+                effective_from=cleaned["effective_from"],
+                tiers=rows,
+                actor=self.actor,
+            )
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return cleaned
+
+    def validate_unique(self):
+        pass  # the service replaces a set starting the same month
+
+
+@admin.register(VolumeTier)
+class VolumeTierAdmin(admin.ModelAdmin):
+    form = VolumeTierSetForm
+    list_display = (
+        "company",
+        "market",
+        "category",
+        "effective_from",
+        "from_message",
+        "rate",
+        "currency",
+        "created_by",
+    )
+    list_filter = ("category", "market", "effective_from")
+    list_select_related = ("company", "market", "created_by")
+    search_fields = ("company__name", "company__slug", "market__name")
+    autocomplete_fields = ("company",)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.actor = request.user
+        return form
+
+    def has_change_permission(self, request, obj=None):
+        return False  # enter a new set from a month instead
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = form.created[0].pk
+
+    def save_related(self, request, form, formsets, change):
+        pass

@@ -1,0 +1,224 @@
+"""Charge policies (F1) and volume tiers (F3): the services Customer Success uses
+to change how a company is charged from a date, and the reads that show it.
+
+Finalized invoices never change (D2), so a change may not start inside a month
+that is already finalized: it would split that month's deliveries between a
+frozen past and a recomputed present.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from accounts.locks import company_lock
+from accounts.models import Company, User
+
+from . import rules
+from .exceptions import InvalidPricing
+from .models import (
+    ChargePolicy,
+    ChargePolicyAssignment,
+    Invoice,
+    Market,
+    VolumeTier,
+)
+from .money import RATE_DECIMAL_PLACES
+
+
+def _frozen_until(*, company: Company | None) -> datetime | None:
+    """The end of the latest finalized (or paid, void) invoice period."""
+    invoices = Invoice.objects.filter(status__in=Invoice.FROZEN)
+    if company is not None:
+        invoices = invoices.filter(company=company)
+    return invoices.aggregate(end=Max("period_end"))["end"]
+
+
+@transaction.atomic
+def charge_policy_assign(
+    *,
+    company: Company | None,
+    policy: ChargePolicy,
+    effective_from: datetime,
+    actor: User | None,
+    note: str = "",
+) -> ChargePolicyAssignment:
+    """F1: put a company (or, with None, every company without its own policy)
+    on ``policy`` from ``effective_from``. Drafts recomputed afterwards apply
+    each policy to the deliveries of its own period."""
+    if timezone.is_naive(effective_from):
+        raise InvalidPricing("Give the instant the policy starts with its time zone.")
+    if company is not None:
+        company = company_lock(company)
+    frozen = _frozen_until(company=company)
+    if frozen is not None and effective_from < frozen:
+        raise InvalidPricing(
+            f"A policy cannot start on {effective_from:%Y-%m-%d %H:%M} UTC: invoices "
+            f"up to {frozen:%Y-%m-%d %H:%M} UTC are finalized and never change. "
+            "Start it at or after that instant, or correct the past with a credit note."
+        )
+    exists = ChargePolicyAssignment.objects.filter(
+        company=company, effective_from=effective_from
+    ).exists()
+    if exists:
+        raise InvalidPricing(
+            f"A policy already starts at {effective_from:%Y-%m-%d %H:%M} UTC for "
+            f"{company or 'every company'}."
+        )
+    return ChargePolicyAssignment.objects.create(
+        company=company,
+        policy=policy,
+        effective_from=effective_from,
+        created_by=actor,
+        note=note.strip()[:300],
+    )
+
+
+def _parse_tiers(tiers) -> list[tuple[int, Decimal]]:
+    parsed: list[tuple[int, Decimal]] = []
+    for start, rate in tiers:
+        try:
+            start, rate = int(start), Decimal(str(rate))
+        except (TypeError, ValueError, InvalidOperation):
+            raise InvalidPricing(f"Tier {start!r}: {rate!r} is not a number.") from None
+        if start < 1:
+            raise InvalidPricing("A tier starts at message 1 or later.")
+        if not rate.is_finite() or rate < 0:
+            raise InvalidPricing(
+                f"Tier from message {start}: the rate must be 0 or more."
+            )
+        if rate != rate.quantize(Decimal(1).scaleb(-RATE_DECIMAL_PLACES)):
+            raise InvalidPricing(
+                f"Tier from message {start}: rates have {RATE_DECIMAL_PLACES} decimal places."
+            )
+        parsed.append((start, rate))
+    starts = [s for s, _ in parsed]
+    if len(set(starts)) != len(starts):
+        raise InvalidPricing("Two tiers start at the same message.")
+    return sorted(parsed)
+
+
+@transaction.atomic
+def volume_tiers_set(
+    *,
+    company: Company,
+    market: Market,
+    category: str,
+    effective_from: date,
+    tiers,
+    actor: User | None,
+) -> list[VolumeTier]:
+    """F3: the graduated tiers of (company, market, category) from a month on,
+    replacing any set that starts that same month; an empty list removes the
+    tiers from that month (the rate card applies again)."""
+    if category not in rules.TIERED_CATEGORIES:
+        raise InvalidPricing(
+            "Volume tiers apply to utility and authentication templates."
+        )
+    if effective_from.day != 1:
+        raise InvalidPricing("Tiers start on the first day of a month.")
+    company = company_lock(company)
+    parsed = _parse_tiers(tiers)
+    start, _ = rules.month_bounds(effective_from, company.zone)
+    frozen = _frozen_until(company=company)
+    if frozen is not None and start < frozen:
+        raise InvalidPricing(
+            f"{effective_from:%B %Y} is already invoiced and finalized for {company}: "
+            "tiers can start with the first month not finalized yet."
+        )
+    if not parsed:
+        raise InvalidPricing("Give at least one tier.")
+    VolumeTier.objects.filter(
+        company=company, market=market, category=category, effective_from=effective_from
+    ).delete()
+    return VolumeTier.objects.bulk_create(
+        [
+            VolumeTier(
+                company=company,
+                market=market,
+                category=category,
+                currency=company.billing_currency,
+                from_message=from_message,
+                rate=rate,
+                effective_from=effective_from,
+                created_by=actor,
+            )
+            for from_message, rate in parsed
+        ]
+    )
+
+
+# --- Reads for the portal and the admin ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyPeriod:
+    since: datetime | None
+    until: datetime | None
+    policy: ChargePolicy | None  # None: the contract's rules
+    terms: rules.PolicyTerms
+    own: bool  # the company's own assignment, not the default
+
+
+def policy_periods(*, company: Company) -> list[PolicyPeriod]:
+    """F1: the company's charge policies over time, oldest first."""
+    from .services import policy_timeline
+
+    timeline = policy_timeline(company=company)
+    policies = ChargePolicy.objects.in_bulk(
+        [s.policy_id for s in timeline if s.policy_id]
+    )
+    own = set(
+        ChargePolicyAssignment.objects.filter(company=company).values_list(
+            "policy_id", "effective_from"
+        )
+    )
+    periods = []
+    for i, step in enumerate(timeline):
+        until = timeline[i + 1].since if i + 1 < len(timeline) else None
+        periods.append(
+            PolicyPeriod(
+                since=step.since,
+                until=until,
+                policy=policies.get(step.policy_id),
+                terms=step.terms,
+                own=(step.policy_id, step.since) in own,
+            )
+        )
+    return periods
+
+
+def tiers_in_force(*, company: Company, month: date) -> list[VolumeTier]:
+    """F3: the tiers that price ``month``, per market and category."""
+    from .services import _tier_sets
+
+    ids = [
+        t.id
+        for tiers in _tier_sets(company=company, month=month).values()
+        for t in tiers
+    ]
+    return list(
+        VolumeTier.objects.filter(pk__in=ids)
+        .select_related("market")
+        .order_by("market__name", "category", "from_message")
+    )
+
+
+def tiers_upcoming(*, company: Company, after: date) -> list[VolumeTier]:
+    return list(
+        VolumeTier.objects.filter(company=company, effective_from__gt=after)
+        .select_related("market")
+        .order_by("effective_from", "market__name", "category", "from_message")
+    )
+
+
+__all__ = [
+    "charge_policy_assign",
+    "policy_periods",
+    "tiers_in_force",
+    "tiers_upcoming",
+    "volume_tiers_set",
+]
