@@ -280,7 +280,8 @@ def _classification_sql(timeline: list[_PolicyStep]) -> tuple[str, list, str, li
     columns, params = [], []
     for name, pairs in answers.items():
         if name in ("billable", "policy_id"):
-            # Literals: typed in SQL (an all-NULL CASE would be text on PostgreSQL).
+            # Literals typed in SQL: an all-NULL CASE (no policy at all, e.g. a
+            # flushed database) would be text on PostgreSQL, hence the CAST.
             def literal(v):
                 if v is None:
                     return "NULL"
@@ -289,7 +290,10 @@ def _classification_sql(timeline: list[_PolicyStep]) -> tuple[str, list, str, li
                 return str(int(v))
 
             whens = " ".join(f"WHEN {int(k)} THEN {literal(v)}" for k, v in pairs)
-            columns.append(f"CASE a.k {whens} END AS {name}")
+            case = f"CASE a.k {whens} END"
+            if name == "policy_id":
+                case = f"CAST({case} AS INTEGER)"
+            columns.append(f"{case} AS {name}")
         else:
             whens = " ".join(f"WHEN {int(k)} THEN %s" for k, _ in pairs)
             columns.append(f"CASE a.k {whens} END AS {name}")
@@ -614,6 +618,10 @@ def _month_start(month: date) -> date:
     return date(month.year, month.month, 1)
 
 
+# The rate card's messages (no tier) first, on every database.
+_TIER_ORDER = F("tier__from_message").asc(nulls_first=True)
+
+
 def _usage_lines(invoice: Invoice, currency: str, zone) -> list[InvoiceLine]:
     """D1: one line per (category, market, rate): count × rate, rounded; carried-over
     charges (C7) get their own lines naming the month they were delivered in."""
@@ -631,7 +639,7 @@ def _usage_lines(invoice: Invoice, currency: str, zone) -> list[InvoiceLine]:
         billable.filter(delivered_at__gte=invoice.period_start)
         .values(*group)
         .annotate(n=Count("id"))
-        .order_by("category", "market__name", "tier__from_message", "rate")
+        .order_by("category", "market__name", _TIER_ORDER, "rate")
     )
     for row in current:
         lines.append(
@@ -651,7 +659,7 @@ def _usage_lines(invoice: Invoice, currency: str, zone) -> list[InvoiceLine]:
         .annotate(orig=TruncMonth("delivered_at", tzinfo=zone))
         .values("orig", *group)
         .annotate(n=Count("id"))
-        .order_by("orig", "category", "market__name", "tier__from_message", "rate")
+        .order_by("orig", "category", "market__name", _TIER_ORDER, "rate")
     )
     for row in carried:
         orig = row["orig"]

@@ -311,3 +311,14 @@ def test_f1_assignment_needs_an_aware_instant(world):
             effective_from=datetime(2026, 12, 1),  # noqa: DTZ001 - the point
             actor=None,
         )
+
+
+def test_f1_with_no_policy_at_all_the_contract_applies(world):
+    ChargePolicyAssignment.objects.all().delete()
+    text, utility = in_window_traffic(world, T)
+    marketing = world.send_and_deliver("marketing", T + 3 * H)
+    world.invoice(OCT)
+    assert not Charge.objects.filter(message=text).exists()
+    assert Charge.objects.get(message=utility).reason == rules.Reason.UTILITY_IN_WINDOW
+    charge = Charge.objects.get(message=marketing)
+    assert (charge.billable, charge.policy) == (True, None)
