@@ -156,6 +156,12 @@ def charge_facts(*, company: Company, until: datetime, free_form: bool):
         conversation_ref="conversation_id", at_ref="delivered_at"
     )
     messages = deliverable_messages(company=company, until=until)
+    referred = Message.objects.filter(
+        company=company,
+        direction=Message.Direction.INBOUND,
+        referral__isnull=False,
+        provider_timestamp__lt=until,
+    ).exists()
     if not free_form:
         messages = messages.filter(template__isnull=False)
     return (
@@ -177,7 +183,10 @@ def charge_facts(*, company: Company, until: datetime, free_form: bool):
                 wa_id_ref="conversation__contact__wa_id", at_ref="delivered_at"
             ),
             f_window=Subquery(window.values("pk")[:1]),
-            f_entry_point=Subquery(entry_point.values("pk")[:1]),
+            # Without any ad-referred message there is nothing to look for.
+            f_entry_point=Subquery(entry_point.values("pk")[:1])
+            if referred
+            else Value(None, output_field=IntegerField()),
             f_provider_type=KeyTextTransform("type", "pricing"),
         )
     )

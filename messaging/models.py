@@ -292,6 +292,13 @@ class Message(models.Model):
             ),
             models.Index(fields=["conversation", "provider_timestamp"]),
             models.Index(fields=["company", "delivered_at"]),
+            # Ad-referred inbound messages (free entry points, F2): few, looked up
+            # per conversation and instant for every delivered message billed.
+            models.Index(
+                fields=["conversation", "provider_timestamp"],
+                condition=models.Q(referral__isnull=False),
+                name="message_referral_idx",
+            ),
         ]
 
     def __str__(self) -> str:
