@@ -24,7 +24,14 @@ from django.db.models import (
     Value,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce, Length, NullIf, Substr, TruncMonth
+from django.db.models.functions import (
+    Cast,
+    Coalesce,
+    Length,
+    NullIf,
+    Substr,
+    TruncMonth,
+)
 from django.utils import timezone
 
 from accounts.locks import company_lock
@@ -186,7 +193,7 @@ def charge_facts(*, company: Company, until: datetime, free_form: bool):
             # Without any ad-referred message there is nothing to look for.
             f_entry_point=Subquery(entry_point.values("pk")[:1])
             if referred
-            else Value(None, output_field=IntegerField()),
+            else Cast(Value(None), IntegerField()),
             f_provider_type=KeyTextTransform("type", "pricing"),
         )
     )
