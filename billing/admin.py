@@ -727,7 +727,15 @@ class ChargeAdmin(ViewOnlyAdmin):
         "currency",
         "invoice_link",
     )
-    list_filter = ("billable", "category", "market", "company", ChargeInvoiceFilter)
+    list_filter = (
+        "billable",
+        "category",
+        "reason",
+        "policy",
+        "market",
+        "company",
+        ChargeInvoiceFilter,
+    )
     list_select_related = ("company", "market", "invoice", "invoice__company")
     search_fields = ("=message__wamid",)
     search_help_text = _("The exact WhatsApp message id (wamid.…).")
@@ -745,6 +753,10 @@ class ChargeAdmin(ViewOnlyAdmin):
         "currency",
         "window_message",
         "window_opened_at",
+        "policy",
+        "entry_point_message",
+        "entry_point_opened_at",
+        "tier",
         "invoice_link",
         "created_at",
     )

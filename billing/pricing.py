@@ -27,6 +27,7 @@ from .models import (
     VolumeTier,
 )
 from .money import RATE_DECIMAL_PLACES
+from .policies import SINCE_EVER
 
 
 def _frozen_until(*, company: Company | None) -> datetime | None:
@@ -188,6 +189,13 @@ def policy_periods(*, company: Company) -> list[PolicyPeriod]:
                 own=(step.policy_id, step.since) in own,
             )
         )
+    if len(periods) > 1 and periods[1].since <= SINCE_EVER:
+        # The contract "before any assignment" ends when the seeded default
+        # starts (2000): nothing was ever billed then, so the default starts it.
+        first = periods[1]
+        periods[:2] = [
+            PolicyPeriod(None, first.until, first.policy, first.terms, first.own)
+        ]
     return periods
 
 

@@ -1,5 +1,6 @@
 """Money and time formatting for the portal: the user's language, the company's zone."""
 
+from datetime import datetime
 from decimal import Decimal
 
 from babel import Locale
@@ -63,12 +64,31 @@ def number(value):
     return format_decimal(Decimal(value).normalize(), locale=_locale())
 
 
+class ZoneTime(datetime):
+    """An aware datetime that template filters such as ``date`` leave in its own
+    zone (they convert aware values to the active time zone, UTC here)."""
+
+    convert_to_local_time = False
+
+
 @register.filter
 def in_zone(value, zone):
-    """Convert an aware datetime to the company's billing time zone."""
+    """Convert an aware datetime to the company's billing time zone, and keep it
+    there through the ``date`` filter that usually follows."""
     if value is None:
         return None
-    return timezone.localtime(value, zone)
+    local = timezone.localtime(value, zone)
+    return ZoneTime(
+        local.year,
+        local.month,
+        local.day,
+        local.hour,
+        local.minute,
+        local.second,
+        local.microsecond,
+        tzinfo=local.tzinfo,
+        fold=local.fold,
+    )
 
 
 @register.filter

@@ -322,3 +322,19 @@ def test_f1_with_no_policy_at_all_the_contract_applies(world):
     assert Charge.objects.get(message=utility).reason == rules.Reason.UTILITY_IN_WINDOW
     charge = Charge.objects.get(message=marketing)
     assert (charge.billable, charge.policy) == (True, None)
+
+
+def test_f1_the_pricing_page_gives_instants_in_the_company_time_zone(client):
+    policies_seed(policy_model=ChargePolicy, assignment_model=ChargePolicyAssignment)
+    rate_card(rates=RATES, effective_from=datetime(2026, 1, 1, tzinfo=UTC))
+    world = World(client, start=T, tz="America/Mexico_City")
+    charge_policy_assign(
+        company=world.company,
+        policy=provider_policy(),
+        effective_from=datetime(2026, 10, 1, 6, 0, tzinfo=UTC),  # midnight there
+        actor=None,
+    )
+    client.force_login(CompanyAdminFactory(company=world.company))
+    page = client.get(reverse("billing:pricing")).content.decode()
+    assert "Oct. 1, 2026, midnight" in page
+    assert "6 a.m." not in page
