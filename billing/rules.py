@@ -93,6 +93,8 @@ def charge_for(
     """
     if category not in CATEGORIES:
         raise ValueError(f"Unknown template category {category!r}")
+    if category == SERVICE and not terms.service_in_window:
+        return False, Reason.SERVICE_FREE  # C5: free whatever else applies
     if entry_point:
         return False, Reason.ENTRY_POINT
     if provider_entry_point:

@@ -8,6 +8,7 @@ is a policy a company is switched to from a date, without code changes; an
 invoice spanning the change applies each policy to its own deliveries.
 """
 
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -251,56 +252,95 @@ def test_f1_the_portal_shows_the_policy_and_explains_each_charge(client, world):
     assert "free-form message" in messages and PROVIDER_2026_10 in messages
 
 
-def test_f1_sql_classification_is_the_pure_rule_for_every_policy(world):
-    """charges_sync looks the answers up from rules.charge_for: for each category,
-    window state and a policy charging everything in the window, the same answer."""
-    everything = ChargePolicy.objects.create(
-        name="All in window",
-        marketing_in_window=True,
+TERMS = {
+    "contract": rules.PolicyTerms(),
+    "provider 2026-10": rules.PolicyTerms(
+        utility_in_window=True, service_in_window=True
+    ),
+    "inverted": rules.PolicyTerms(
+        marketing_in_window=False,
+        marketing_outside_window=True,
         utility_in_window=True,
-        authentication_in_window=True,
-        service_in_window=True,
-        marketing_outside_window=False,
         utility_outside_window=False,
-        authentication_outside_window=False,
+        authentication_in_window=False,
+        authentication_outside_window=True,
+        service_in_window=True,
+        service_rate_category="marketing",
+    ),
+    "nothing": rules.PolicyTerms(
+        **{
+            f"{c}_{w}": False
+            for c in ("marketing", "utility", "authentication")
+            for w in ("in_window", "outside_window")
+        },
+        service_in_window=False,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", TERMS)
+def test_f1_sql_classification_is_the_pure_rule_for_every_policy(world, name):
+    """charges_sync looks its answers up from rules.charge_for: for every category,
+    window state and free entry point state, under very different policies, each
+    charge says what the pure rule says, at the rate category it names."""
+    terms = TERMS[name]
+    policy = ChargePolicy.objects.create(
+        name=name,
+        **{f.name: getattr(terms, f.name) for f in dataclass_fields(terms)},
     )
     charge_policy_assign(
         company=world.company,
-        policy=everything,
+        policy=policy,
         effective_from=datetime(2026, 10, 1, tzinfo=UTC),
         actor=None,
     )
-    terms = rules.PolicyTerms(
-        marketing_outside_window=False,
-        utility_in_window=True,
-        utility_outside_window=False,
-        authentication_outside_window=False,
-        service_in_window=True,
-    )
-    sent = []
-    at = T
-    for window_open in (True, False):
-        if window_open:
-            world.contact_writes(at)
+    sent = []  # (message, category, window open, entry point)
+    for n, (window_open, entry_point) in enumerate(
+        [(True, False), (False, False), (True, True), (False, True)]
+    ):
+        world.wa_id, world.conversation = f"3460000000{n}", None
+        start = T + n * 5 * 24 * H
+        at = start + 2 * H if window_open else start + 30 * H
+        if entry_point:
+            world.contact_clicks_ad(start)
+            opener = world.send_template("marketing", start + H)  # opens the 72 h
+            world.deliver(opener)
+            sent.append((opener, "marketing", True, True))
+        else:
+            world.contact_writes(start)
         for category in ("marketing", "utility", "authentication"):
             sent.append(
-                (world.send_and_deliver(category, at + H), category, window_open)
+                (
+                    world.send_and_deliver(category, at),
+                    category,
+                    window_open,
+                    entry_point,
+                )
             )
         if window_open:
             text = world.send_text(at + H)
             world.deliver(text)
-            sent.append((text, "service", True))
-        at += 3 * 24 * H
+            sent.append((text, "service", True, entry_point))
     world.invoice(OCT)
-    for message, category, window_open in sent:
-        charge = Charge.objects.filter(message=message).first()
+    for message, category, window_open, entry_point in sent:
         billable, reason = rules.charge_for(
-            category=category, window_open=window_open, terms=terms
+            category=category,
+            window_open=window_open,
+            terms=terms,
+            entry_point=entry_point,
         )
+        charge = Charge.objects.filter(message=message).first()
         if charge is None:
-            assert (category, billable) == ("service", False)
-        else:
-            assert (charge.billable, charge.reason) == (billable, reason)
+            assert (category, reason) == ("service", rules.Reason.SERVICE_FREE)
+            continue
+        assert (charge.billable, charge.reason) == (billable, reason), (
+            category,
+            window_open,
+            entry_point,
+        )
+        if billable:
+            expected = RATES[("Spain", rules.rate_category(category, terms))]
+            assert charge.rate == D(expected)
 
 
 def test_f1_assignment_needs_an_aware_instant(world):
