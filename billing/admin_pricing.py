@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin_base import AppendOnlyAdmin
 from accounts.exceptions import DomainError
 
 from .models import Charge, ChargePolicy, ChargePolicyAssignment, Invoice, VolumeTier
@@ -104,7 +105,7 @@ class ChargePolicyAssignmentForm(forms.ModelForm):
                 company=cleaned.get("company"),
                 policy=cleaned["policy"],
                 effective_from=cleaned["effective_from"],
-                actor=self.actor,
+                actor=self.request_user,
                 note=cleaned.get("note", ""),
             )
         except DomainError as exc:
@@ -113,7 +114,7 @@ class ChargePolicyAssignmentForm(forms.ModelForm):
 
 
 @admin.register(ChargePolicyAssignment)
-class ChargePolicyAssignmentAdmin(admin.ModelAdmin):
+class ChargePolicyAssignmentAdmin(AppendOnlyAdmin):
     """Switch a company (or the default) to a policy from an instant: add only;
     assignments are history and never edited."""
 
@@ -124,17 +125,6 @@ class ChargePolicyAssignmentAdmin(admin.ModelAdmin):
     search_fields = ("company__name", "company__slug", "policy__name", "note")
     autocomplete_fields = ("company",)
     date_hierarchy = "effective_from"
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        form.actor = request.user
-        return form
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def save_model(self, request, obj, form, change):
         # The service created it in the form's clean(), under the company lock.
@@ -193,7 +183,7 @@ class VolumeTierSetForm(forms.ModelForm):
                 category=cleaned["category"],
                 effective_from=cleaned["effective_from"],
                 tiers=rows,
-                actor=self.actor,
+                actor=self.request_user,
             )
         except DomainError as exc:
             raise forms.ValidationError(exc.message) from exc
@@ -204,7 +194,7 @@ class VolumeTierSetForm(forms.ModelForm):
 
 
 @admin.register(VolumeTier)
-class VolumeTierAdmin(admin.ModelAdmin):
+class VolumeTierAdmin(AppendOnlyAdmin):
     form = VolumeTierSetForm
     list_display = (
         "company",
@@ -221,16 +211,7 @@ class VolumeTierAdmin(admin.ModelAdmin):
     search_fields = ("company__name", "company__slug", "market__name")
     autocomplete_fields = ("company",)
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        form.actor = request.user
-        return form
-
-    def has_change_permission(self, request, obj=None):
-        return False  # enter a new set from a month instead
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    # Append only: a set is changed by entering a new one from a month.
 
     def save_model(self, request, obj, form, change):
         obj.pk = form.created[0].pk

@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_base import ReadOnlyInline, ViewOnlyAdmin
+from accounts.admin_base import AppendOnlyAdmin, ReadOnlyInline, ViewOnlyAdmin
 from accounts.exceptions import DomainError
 from billing.templatetags.billing_tags import money
 
@@ -149,24 +149,6 @@ class LicensePriceForm(ServiceBackedAddForm):
             note=cleaned.get("note", ""),
             actor=self.request_user,
         )
-
-
-class AppendOnlyAdmin(admin.ModelAdmin):
-    """History rows are added through a service and never edited or deleted."""
-
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        form.request_user = request.user
-        return form
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        """The service in the form's clean() already saved the row."""
 
 
 @admin.register(LicenseCountChange)
