@@ -12,6 +12,12 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from messaging.rules import (  # noqa: F401 - F2 rules, re-exported for billing
+    ENTRY_POINT_ANSWER_WITHIN,
+    ENTRY_POINT_FREE_FOR,
+    entry_point_window,
+)
+
 from .money import ZERO, quantize_money
 
 MARKETING = "marketing"
@@ -24,11 +30,9 @@ SERVICE = "service"  # a free-form message, billed as a category only under F1
 CATEGORIES = (MARKETING, UTILITY, AUTHENTICATION, SERVICE)
 TIERED_CATEGORIES = (UTILITY, AUTHENTICATION)  # F3
 
-# F2: an ad-referred inbound message opens a free entry point window when the
-# business answers within 24 h; every message delivered in the 72 h from that
-# answer is free. The provider's own verdict (pricing.type) is respected too.
-ENTRY_POINT_ANSWER_WITHIN = timedelta(hours=24)
-ENTRY_POINT_FREE_FOR = timedelta(hours=72)
+# F2: the free entry point window is a window of the conversation, defined with
+# the customer service window in messaging.rules; the provider's own verdict
+# (pricing.type) is respected too.
 PROVIDER_FREE_ENTRY_POINT = "free_entry_point"
 
 
@@ -148,19 +152,6 @@ def policy_segments(
         if policy != steps[-1][1]:
             steps.append((since, policy))
     return steps
-
-
-def entry_point_window(
-    *, referral_at: datetime, first_answer_at: datetime | None
-) -> tuple[datetime, datetime] | None:
-    """F2: the free entry point window [opens, closes) of an ad-referred inbound
-    message, given the business's first answer after it; None if it never
-    answered within 24 h."""
-    if first_answer_at is None or not (
-        referral_at <= first_answer_at < referral_at + ENTRY_POINT_ANSWER_WITHIN
-    ):
-        return None
-    return first_answer_at, first_answer_at + ENTRY_POINT_FREE_FOR
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,27 @@ def window_closes_at(*, last_inbound_at: datetime | None) -> datetime | None:
     return last_inbound_at + CUSTOMER_SERVICE_WINDOW
 
 
+# --- F2: free entry points (issue 8) ------------------------------------------
+
+# An ad-referred inbound message opens a free entry point window when the business
+# answers within 24 h; every message delivered in the 72 h from that answer is free.
+ENTRY_POINT_ANSWER_WITHIN = timedelta(hours=24)
+ENTRY_POINT_FREE_FOR = timedelta(hours=72)
+
+
+def entry_point_window(
+    *, referral_at: datetime, first_answer_at: datetime | None
+) -> tuple[datetime, datetime] | None:
+    """F2: the free entry point window [opens, closes) of an ad-referred inbound
+    message, given the business's first answer after it; None if it never
+    answered within 24 h."""
+    if first_answer_at is None or not (
+        referral_at <= first_answer_at < referral_at + ENTRY_POINT_ANSWER_WITHIN
+    ):
+        return None
+    return first_answer_at, first_answer_at + ENTRY_POINT_FREE_FOR
+
+
 def opens_window(*, direction: str) -> bool:
     """B2: only inbound messages open or refresh a window."""
     return direction == "in"

@@ -11,7 +11,7 @@ from django.conf import settings
 
 from . import rules
 from .models import Message
-from .selectors import last_inbound_at
+from .selectors import entry_point_open, last_inbound_at
 from .webhooks import signature_for
 
 # Recipients whose number ends like this fail with 131026 (undeliverable).
@@ -22,8 +22,16 @@ READ_AFTER = timedelta(seconds=30)
 
 
 def _pricing(message: Message, delivered_at) -> dict:
-    """Mimic the provider's per-message pricing object (PMP)."""
+    """Mimic the provider's per-message pricing object (PMP), free entry points
+    (an answer to a click-to-WhatsApp ad) included."""
     category = message.template_category or "service"
+    if entry_point_open(conversation=message.conversation, at=delivered_at):
+        return {
+            "billable": False,
+            "pricing_model": "PMP",
+            "type": "free_entry_point",
+            "category": category,
+        }
     in_window = rules.window_is_open(
         last_inbound_at=last_inbound_at(
             conversation=message.conversation, at=delivered_at

@@ -62,3 +62,34 @@ def sendable_templates(*, company_id: int) -> QuerySet[MessageTemplate]:
     return MessageTemplate.objects.filter(
         company_id=company_id, status=MessageTemplate.Status.APPROVED
     ).order_by("name", "language")
+
+
+def entry_point_open(*, conversation: Conversation, at: datetime) -> bool:
+    """F2: whether a free entry point window of the conversation covers ``at``
+    (ad-referred inbound messages are few: each is checked with its first answer)."""
+    referrals = Message.objects.filter(
+        conversation=conversation,
+        direction=Message.Direction.INBOUND,
+        referral__isnull=False,
+        provider_timestamp__lte=at,
+        provider_timestamp__gt=at
+        - rules.ENTRY_POINT_ANSWER_WITHIN
+        - rules.ENTRY_POINT_FREE_FOR,
+    ).values_list("provider_timestamp", flat=True)
+    for referral_at in referrals:
+        first_answer = (
+            Message.objects.filter(
+                conversation=conversation,
+                direction=Message.Direction.OUTBOUND,
+                provider_timestamp__gte=referral_at,
+            )
+            .order_by("provider_timestamp", "id")
+            .values_list("provider_timestamp", flat=True)
+            .first()
+        )
+        window = rules.entry_point_window(
+            referral_at=referral_at, first_answer_at=first_answer
+        )
+        if window and window[0] <= at < window[1]:
+            return True
+    return False

@@ -141,3 +141,23 @@ def test_f2_the_portal_explains_why_it_was_free(client, world):
     assert "72-hour free entry point window" in text
     assert "2026-10-06 11:00" in text and "2026-10-06 09:00" in text
     assert "entry point" in client.get(reverse("billing:pricing")).content.decode()
+
+
+def test_f2_the_sandbox_provider_reports_free_entry_points_as_we_classify_them(
+    world, settings
+):
+    from billing.models import PricingDisagreement
+
+    settings.WHATSAPP_SANDBOX_EMIT_STATUSES = True
+    world.contact_clicks_ad(T)
+    answer = world.send_template("marketing", T + H)  # delivered by the sandbox
+    world.contact_writes(T + 100 * H)
+    later = world.send_template("marketing", T + 101 * H)  # past the 72 h
+    answer.refresh_from_db()
+    later.refresh_from_db()
+    assert answer.pricing["type"] == "free_entry_point"
+    assert later.pricing["type"] == "regular"
+    world.invoice(OCT)
+    assert reason(answer) == (False, rules.Reason.ENTRY_POINT)  # ours decides first
+    assert reason(later) == (True, rules.Reason.MARKETING)
+    assert not PricingDisagreement.objects.exists()
