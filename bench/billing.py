@@ -157,6 +157,26 @@ def generate(companies: int, messages: int) -> None:
         )  # as autovacuum would have, for index-only scans
 
 
+def referrals_add() -> None:
+    """One ad-referred inbound message per conversation at the month's last second:
+    every company then has referrals, so charges_sync probes for free entry point
+    windows on every row, and no outbound message answers them (totals unchanged)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO messaging_message (direction, type, body, template_category,
+                  template_params, wamid, provider_timestamp, status, error_title,
+                  created_at, company_id, conversation_id, referral)
+               SELECT 'in', 'text', '', '', '[]', 'bench.ref.' || c.id,
+                      timestamptz '2026-10-31 23:59:59+00', 'received', '', now(),
+                      c.company_id, c.id, '{"source_type": "ad", "ctwa_clid": "bench"}'
+               FROM messaging_conversation c
+               ON CONFLICT (wamid) DO NOTHING"""
+        )
+        cursor.execute("ANALYZE messaging_message")
+
+
 def _compute_slice(args):
     url, company_ids = args
     _setup(url)
@@ -234,6 +254,12 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="keep the generated database"
     )
+    parser.add_argument(
+        "--referrals",
+        action="store_true",
+        help="add one ad-referred inbound message per conversation (F2), at the "
+        "month's last second so totals stay the same: measures the entry point lookup",
+    )
     args = parser.parse_args()
     url = _bench_url()
     if not args.reuse:
@@ -258,6 +284,8 @@ def main() -> None:
                 "TRUNCATE billing_invoiceline, billing_charge, billing_invoice CASCADE"
             )
             cursor.execute("VACUUM ANALYZE")
+    if args.referrals:
+        _timed("ad-referred messages", referrals_add)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*), count(*) FILTER (WHERE template_id IS NOT NULL) FROM messaging_message"
