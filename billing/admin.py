@@ -512,6 +512,7 @@ class InvoiceAdmin(admin.ModelAdmin):
                 "opts": self.opts,
                 "title": title,
                 "invoices": invoices,
+                "selected": invoices,
                 "action": action,
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
                 "has_view_permission": True,

@@ -264,6 +264,7 @@ class PricingDisagreementAdmin(admin.ModelAdmin):
                 # Posted back: every selected id, or "all that match the filters".
                 "selected": rows[:1] if select_across else rows,
                 "select_across": select_across,
+                "action": "mark_reviewed",
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
                 "form": form,
                 "has_view_permission": True,
