@@ -8,7 +8,7 @@ frozen past and a recomputed present.
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Max
@@ -26,8 +26,8 @@ from .models import (
     Market,
     VolumeTier,
 )
-from .money import RATE_DECIMAL_PLACES
 from .policies import SINCE_EVER
+from .rate_cards import rate_parse
 
 
 def _frozen_until(*, company: Company | None) -> datetime | None:
@@ -80,21 +80,16 @@ def charge_policy_assign(
 
 def _parse_tiers(tiers) -> list[tuple[int, Decimal]]:
     parsed: list[tuple[int, Decimal]] = []
-    for start, rate in tiers:
+    for start, raw in tiers:
         try:
-            start, rate = int(start), Decimal(str(rate))
-        except (TypeError, ValueError, InvalidOperation):
-            raise InvalidPricing(f"Tier {start!r}: {rate!r} is not a number.") from None
+            start = int(start)
+        except (TypeError, ValueError):
+            raise InvalidPricing(f"Tier {start!r}: not a message number.") from None
         if start < 1:
             raise InvalidPricing("A tier starts at message 1 or later.")
-        if not rate.is_finite() or rate < 0:
-            raise InvalidPricing(
-                f"Tier from message {start}: the rate must be 0 or more."
-            )
-        if rate != rate.quantize(Decimal(1).scaleb(-RATE_DECIMAL_PLACES)):
-            raise InvalidPricing(
-                f"Tier from message {start}: rates have {RATE_DECIMAL_PLACES} decimal places."
-            )
+        rate, problem = rate_parse(str(raw).strip())
+        if problem:
+            raise InvalidPricing(f"Tier from message {start}: {problem}.")
         parsed.append((start, rate))
     starts = [s for s, _ in parsed]
     if len(set(starts)) != len(starts):

@@ -109,7 +109,8 @@ def rate_card_export(*, card: RateCard) -> str:
 # --- Import ------------------------------------------------------------------------
 
 
-def _parse_rate(raw: str) -> tuple[Decimal | None, str | None]:
+def rate_parse(raw: str) -> tuple[Decimal | None, str | None]:
+    """C6: a rate as written by a person, or why it is not one."""
     if not _DECIMAL.match(raw):
         return None, f"rate '{raw}' is not a decimal number such as 0.0615"
     try:
@@ -212,7 +213,7 @@ def rate_card_import(*, card: RateCard, text: str, actor: User | None) -> int:
             row_errors.append(
                 f"unknown category '{cells['category']}' (use {', '.join(CATEGORIES)})"
             )
-        rate, problem = _parse_rate(cells["rate"])
+        rate, problem = rate_parse(cells["rate"])
         if problem:
             row_errors.append(problem)
         if cells["currency"].upper() != card.currency:

@@ -101,13 +101,6 @@ def _market_expression(*, wa_id_ref: str, at_ref: str):
     return Coalesce(Subquery(match), Value(other), output_field=IntegerField())
 
 
-def deliverable_templates(*, company: Company, until: datetime):
-    """Delivered outbound templates of the company before ``until`` (C1, C5)."""
-    return deliverable_messages(company=company, until=until).filter(
-        template__isnull=False
-    )
-
-
 def deliverable_messages(*, company: Company, until: datetime):
     """Delivered outbound messages of the company before ``until`` (C1)."""
     return Message.objects.filter(
