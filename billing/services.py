@@ -144,7 +144,20 @@ def _entry_point_messages(*, conversation_ref: str, at_ref: str):
     )
 
 
-def charge_facts(*, company: Company, until: datetime, free_form: bool):
+def _has_referrals(*, company: Company, until: datetime) -> bool:
+    """F2: whether the company has any ad-referred inbound message before ``until``
+    (without one, no free entry point window can exist)."""
+    return Message.objects.filter(
+        company=company,
+        direction=Message.Direction.INBOUND,
+        referral__isnull=False,
+        provider_timestamp__lt=until,
+    ).exists()
+
+
+def charge_facts(
+    *, company: Company, until: datetime, free_form: bool, entry_points: bool
+):
     """Delivered messages without a charge yet, with the facts a charge needs:
     the category ("service" for free-form), the recipient's market (C6), the
     inbound message whose window was open at delivery (B1), the referral whose
@@ -156,12 +169,6 @@ def charge_facts(*, company: Company, until: datetime, free_form: bool):
         conversation_ref="conversation_id", at_ref="delivered_at"
     )
     messages = deliverable_messages(company=company, until=until)
-    referred = Message.objects.filter(
-        company=company,
-        direction=Message.Direction.INBOUND,
-        referral__isnull=False,
-        provider_timestamp__lt=until,
-    ).exists()
     if not free_form:
         messages = messages.filter(template__isnull=False)
     return (
@@ -185,7 +192,7 @@ def charge_facts(*, company: Company, until: datetime, free_form: bool):
             f_window=Subquery(window.values("pk")[:1]),
             # Without any ad-referred message there is nothing to look for.
             f_entry_point=Subquery(entry_point.values("pk")[:1])
-            if referred
+            if entry_points
             else Cast(Value(None), IntegerField()),
             f_provider_type=KeyTextTransform("type", "pricing"),
         )
@@ -311,14 +318,14 @@ def _classification_sql(timeline: list[_PolicyStep]) -> tuple[str, list, str, li
 
 
 def _charge_select(
-    *, company: Company, until: datetime, invoice: Invoice | None
+    *, company: Company, until: datetime, invoice: Invoice | None, entry_points: bool
 ) -> tuple[str, list]:
     """SELECT of complete charge rows: the classification of _classification_sql
     (C2-C5, F1, F2) and the rate subquery applying C6 (the company's card first)."""
     timeline = policy_timeline(company=company)
     free_form = any(step.terms.service_in_window for step in timeline)
     facts_sql, facts_params = charge_facts(
-        company=company, until=until, free_form=free_form
+        company=company, until=until, free_form=free_form, entry_points=entry_points
     ).query.sql_with_params()
     key_sql, key_params, class_sql, class_params = _classification_sql(timeline)
     invoice_sql, invoice_params = _invoice_column(company=company, invoice=invoice)
@@ -442,7 +449,10 @@ def charges_sync(*, company: Company, invoice: Invoice | None, until: datetime) 
     if invoice is not None:
         stale |= Q(invoice=invoice)
     Charge.objects.filter(stale, company=company).delete()
-    select, params = _charge_select(company=company, until=until, invoice=invoice)
+    entry_points = _has_referrals(company=company, until=until)
+    select, params = _charge_select(
+        company=company, until=until, invoice=invoice, entry_points=entry_points
+    )
     columns = ", ".join(_q(c) for c in CHARGE_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -451,7 +461,8 @@ def charges_sync(*, company: Company, invoice: Invoice | None, until: datetime) 
             params,
         )
         created = cursor.rowcount
-    _entry_points_explain(company=company)
+    if entry_points:
+        _entry_points_explain(company=company)
     return created
 
 
