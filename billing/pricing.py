@@ -28,6 +28,7 @@ from .models import (
 )
 from .policies import SINCE_EVER
 from .rate_cards import rate_parse
+from .services import policy_timeline, tier_sets
 
 
 def _frozen_until(*, company: Company | None) -> datetime | None:
@@ -161,8 +162,6 @@ class PolicyPeriod:
 
 def policy_periods(*, company: Company) -> list[PolicyPeriod]:
     """F1: the company's charge policies over time, oldest first."""
-    from .services import policy_timeline
-
     timeline = policy_timeline(company=company)
     policies = ChargePolicy.objects.in_bulk(
         [s.policy_id for s in timeline if s.policy_id]
@@ -196,11 +195,9 @@ def policy_periods(*, company: Company) -> list[PolicyPeriod]:
 
 def tiers_in_force(*, company: Company, month: date) -> list[VolumeTier]:
     """F3: the tiers that price ``month``, per market and category."""
-    from .services import _tier_sets
-
     ids = [
         t.id
-        for tiers in _tier_sets(company=company, month=month).values()
+        for tiers in tier_sets(company=company, month=month).values()
         for t in tiers
     ]
     return list(

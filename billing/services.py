@@ -499,7 +499,7 @@ def _entry_points_explain(*, company: Company) -> None:
 # --- Volume tiers (F3) -------------------------------------------------------------
 
 
-def _tier_sets(*, company: Company, month: date) -> dict[tuple[int, str], list]:
+def tier_sets(*, company: Company, month: date) -> dict[tuple[int, str], list]:
     """F3: the tiers in force in ``month`` per (market, category): of each pair,
     the set with the latest ``effective_from`` not after the month."""
     latest: dict[tuple[int, str], date] = {}
@@ -547,7 +547,7 @@ def tiers_apply(*, company: Company, invoice: Invoice) -> int:
     updated = 0
     for month in sorted(months):
         start, end = rules.month_bounds(month, company.zone)
-        for (market, category), tiers in _tier_sets(
+        for (market, category), tiers in tier_sets(
             company=company, month=month
         ).items():
             group = Charge.objects.filter(

@@ -15,6 +15,7 @@ from django_tables2 import RequestConfig
 from accounts.decorators import company_admin_required
 
 from . import alerts, charts, selectors
+from . import pricing as pricing_reads
 from .filters import InvoiceFilter
 from .forms_portal import BudgetForm
 from .models import InvoiceLine
@@ -288,7 +289,6 @@ def budget_update(request):
 def pricing(request):
     """F1-F3: how the company is charged: its charge policies over time, the
     free entry point rule and its volume tiers this month and later."""
-    from . import pricing as pricing_reads
     from .templatetags.billing_tags import category_label
 
     company = request.user.company
