@@ -267,6 +267,9 @@ class Message(models.Model):
     referral = models.JSONField(null=True, blank=True)
     # A client-supplied key: a double submit with the same key sends once.
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    # SHA-256 of the request the key was first used with (rules.send_fingerprint):
+    # the same key with another request is refused instead of answered with this.
+    idempotency_fingerprint = models.CharField(max_length=64, blank=True, default="")
     raw = models.JSONField(_("raw message object"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -275,8 +278,9 @@ class Message(models.Model):
         verbose_name_plural = _("messages")
         ordering = ["provider_timestamp", "id"]
         constraints = [
+            # Keys are the sender's own (as Stripe scopes them to an account).
             models.UniqueConstraint(
-                fields=["company", "idempotency_key"],
+                fields=["sender", "idempotency_key"],
                 condition=models.Q(idempotency_key__isnull=False),
                 name="message_unique_idempotency_key",
             ),
@@ -312,11 +316,24 @@ class Message(models.Model):
 class MessageStatusEvent(models.Model):
     """One status webhook for one message, as the provider sent it (a fact).
 
-    Unique per (wamid, status): duplicates change nothing. ``message`` is empty
-    while the wamid is unknown and is linked when the message appears.
+    Unique per (wamid, company, status, timestamp): an exact repeat changes
+    nothing, while the same status reported again with another timestamp is kept,
+    so the derived delivery instant (the earliest, C1) does not depend on which
+    report arrived first. ``message`` is empty while the wamid is unknown and is
+    linked when a message of the same company appears.
     """
 
     wamid = models.CharField(max_length=255)
+    # The company of the business number the status was posted for. A status only
+    # ever touches that company's messages, whatever wamid it carries. Empty only
+    # for events stored before it was recorded whose number could not be found.
+    company = models.ForeignKey(
+        Company,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
     status = models.CharField(max_length=12)
     timestamp = models.DateTimeField(_("provider timestamp"))
     message = models.ForeignKey(
@@ -346,7 +363,8 @@ class MessageStatusEvent(models.Model):
         ordering = ["timestamp", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["wamid", "status"], name="statusevent_unique"
+                fields=["wamid", "company", "status", "timestamp"],
+                name="statusevent_unique",
             ),
         ]
         indexes = [

@@ -1,6 +1,8 @@
 """Customer service window (B1-B3) and delivery status (C1) rules of
 shared/PRICING_RULES.md, as pure functions: no ORM, no clock."""
 
+import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -94,6 +96,24 @@ def send_refusal(
     return None
 
 
+def send_fingerprint(
+    *,
+    conversation_id: int,
+    text: str,
+    template_id: int | None,
+    params: list[str],
+) -> str:
+    """Return the SHA-256 of what a send asks for: a repeated idempotency key
+    replays the first answer only for the same request (as Stripe compares the
+    parameters), whatever the JSON's key order or spacing."""
+    canonical = json.dumps(
+        [conversation_id, text, template_id, list(params)],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 # --- C1: delivery status --------------------------------------------------
 
 STATUS_SENT = "sent"
@@ -145,6 +165,13 @@ def delivery_state(events: Iterable[tuple[str, datetime]]) -> DeliveryState:
         read_at=first.get(STATUS_READ),
         failed_at=first.get(STATUS_FAILED),
     )
+
+
+def event_order(status: str, at: datetime) -> tuple[datetime, int, str]:
+    """C1: the order of a message's status events, by provider time and, at the
+    same instant, by progress: never by arrival, so what is derived from "the
+    first failure" or "the latest pricing" does not depend on it either."""
+    return at, _PROGRESS.get(status, -1), status
 
 
 def is_delivered(*, delivered_at: datetime | None) -> bool:

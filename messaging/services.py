@@ -4,6 +4,7 @@ Every send path (web page, JSON API, admin, demo) calls ``message_send``; every
 webhook (real or sandbox) goes through ``webhook_receive``.
 """
 
+import functools
 import hashlib
 import json
 import logging
@@ -134,7 +135,7 @@ def delivery_process(*, delivery_id: int) -> WebhookDelivery:
             }
             unknown: set[str] = set()
             counts = {"messages": 0, "statuses": 0}
-            orphans: set[str] = set()
+            orphans: dict[int, set[str]] = {}
             for change in parsed.changes:
                 number = numbers.get(change.phone_number_id)
                 if number is None:
@@ -144,14 +145,16 @@ def delivery_process(*, delivery_id: int) -> WebhookDelivery:
                     number=number, change=change
                 )
                 counts["statuses"] += len(change.statuses)
-                orphans |= status_updates_record(
-                    number=number, statuses=change.statuses, delivery=delivery
+                orphans.setdefault(number.company_id, set()).update(
+                    status_updates_record(
+                        number=number, statuses=change.statuses, delivery=delivery
+                    )
                 )
             delivery.result = {
                 **counts,
                 "unknown_phone_number_ids": sorted(unknown),
                 "ignored_fields": parsed.ignored_fields,
-                "unknown_wamids": len(orphans),
+                "unknown_wamids": sum(len(w) for w in orphans.values()),
             }
             delivery.status = (
                 WebhookDelivery.Status.UNMATCHED
@@ -162,9 +165,15 @@ def delivery_process(*, delivery_id: int) -> WebhookDelivery:
             delivery.attempts = F("attempts") + 1
             delivery.error = ""
             delivery.save()
-            if orphans:
+            for company_id, wamids in sorted(orphans.items()):
+                if not wamids:
+                    continue
                 transaction.on_commit(
-                    lambda: status_orphans_link(wamids=sorted(orphans))
+                    functools.partial(
+                        status_orphans_link,
+                        company_id=company_id,
+                        wamids=sorted(wamids),
+                    )
                 )
     except Exception as exc:
         WebhookDelivery.objects.filter(pk=delivery_id).update(
@@ -240,10 +249,13 @@ def status_updates_record(
     statuses: list[StatusUpdate],
     delivery: WebhookDelivery | None,
 ) -> set[str]:
-    """Store status events once per (wamid, status) and re-derive the messages (C1).
+    """Store status events and re-derive the messages they report on (C1).
 
-    Returns the wamids not known yet; their events are kept and applied when
-    the message appears.
+    Each event belongs to the number's company and only ever touches that
+    company's messages, whatever wamid it carries. An exact repeat (same status
+    and timestamp) is stored once; the same status with another timestamp is
+    kept too, since the earliest counts. Returns the wamids of the company not
+    known yet; their events are kept and applied when the message appears.
     """
     if not statuses:
         return set()
@@ -263,6 +275,7 @@ def status_updates_record(
         [
             MessageStatusEvent(
                 wamid=s.wamid,
+                company_id=number.company_id,
                 status=s.status[:12],
                 timestamp=s.timestamp,
                 message=by_wamid.get(s.wamid),
@@ -290,16 +303,22 @@ def message_delivery_refresh(*, messages: list[Message]) -> None:
     if not messages:
         return
     wamids = [m.wamid for m in messages]
+    # Link the events that arrived before their message: only those posted for
+    # the message's own company.
     MessageStatusEvent.objects.filter(wamid__in=wamids, message__isnull=True).update(
         message_id=Subquery(
-            Message.objects.filter(wamid=OuterRef("wamid")).values("pk")[:1]
+            Message.objects.filter(
+                wamid=OuterRef("wamid"), company_id=OuterRef("company_id")
+            ).values("pk")[:1]
         )
     )
-    events: dict[str, list[MessageStatusEvent]] = {}
-    for event in MessageStatusEvent.objects.filter(wamid__in=wamids).order_by(
-        "timestamp", "pk"
+    events: dict[int, list[MessageStatusEvent]] = {}
+    for event in MessageStatusEvent.objects.filter(
+        message_id__in=[m.pk for m in messages]
     ):
-        events.setdefault(event.wamid, []).append(event)
+        events.setdefault(event.message_id, []).append(event)
+    for own in events.values():
+        own.sort(key=lambda e: rules.event_order(e.status, e.timestamp))
     fields = [
         "status",
         "sent_at",
@@ -312,7 +331,7 @@ def message_delivery_refresh(*, messages: list[Message]) -> None:
     ]
     changed = []
     for message in messages:
-        own = events.get(message.wamid, [])
+        own = events.get(message.pk, [])
         if not own:
             continue
         state = rules.delivery_state((e.status, e.timestamp) for e in own)
@@ -357,17 +376,24 @@ def _rows_update(model, objects, fields: list[str]) -> None:
         cursor.executemany(sql, rows)
 
 
-def status_orphans_link(*, wamids: list[str]) -> int:
-    """Apply status events that arrived before their message; returns messages fixed."""
+def status_orphans_link(*, company_id: int, wamids: list[str]) -> int:
+    """Apply the company's status events that arrived before their message;
+    returns messages fixed. Events posted for another company stay unlinked."""
     with transaction.atomic():
-        messages = list(
-            Message.objects.select_for_update(no_key=True)
+        # By wamid alone in SQL (unique index), the company in Python: see
+        # status_updates_record.
+        messages = [
+            m
+            for m in Message.objects.select_for_update(no_key=True)
             .filter(wamid__in=wamids)
             .order_by("pk")
-        )
+            if m.company_id == company_id
+        ]
         orphaned = set(
             MessageStatusEvent.objects.filter(
-                wamid__in=[m.wamid for m in messages], message__isnull=True
+                wamid__in=[m.wamid for m in messages],
+                company_id=company_id,
+                message__isnull=True,
             ).values_list("wamid", flat=True)
         )
         todo = [m for m in messages if m.wamid in orphaned]
@@ -510,7 +536,11 @@ def message_send(
         )
         message_delivery_refresh(messages=[message])
         wamid, pk = message.wamid, message.pk
-        transaction.on_commit(lambda: status_orphans_link(wamids=[wamid]))
+        transaction.on_commit(
+            lambda: status_orphans_link(
+                company_id=conversation.company_id, wamids=[wamid]
+            )
+        )
         if (
             settings.WHATSAPP_TRANSPORT == "sandbox"
             and settings.WHATSAPP_SANDBOX_EMIT_STATUSES

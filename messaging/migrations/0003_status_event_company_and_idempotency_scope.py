@@ -1,0 +1,95 @@
+"""Status events belong to the company of the number they were posted for, and
+one status may be kept more than once with different timestamps (C1: the
+earliest counts); idempotency keys are scoped to the sender with the request's
+fingerprint."""
+
+import json
+
+import django.db.models.deletion
+from django.conf import settings
+from django.db import migrations, models
+
+
+def status_events_company_fill(apps, schema_editor):
+    """Set each stored event's company: its message's, or for events still
+    waiting for their message, the company of the number named in the webhook
+    delivery that carried them."""
+    Event = apps.get_model("messaging", "MessageStatusEvent")
+    Message = apps.get_model("messaging", "Message")
+    BusinessNumber = apps.get_model("messaging", "BusinessNumber")
+    Event.objects.filter(message__isnull=False).update(
+        company_id=models.Subquery(
+            Message.objects.filter(pk=models.OuterRef("message_id")).values(
+                "company_id"
+            )[:1]
+        )
+    )
+    companies = dict(
+        BusinessNumber.objects.values_list("phone_number_id", "company_id")
+    )
+    orphans = Event.objects.filter(message__isnull=True, delivery__isnull=False)
+    for event in orphans.select_related("delivery").iterator():
+        try:
+            body = json.loads(event.delivery.body)
+        except ValueError:
+            continue
+        for entry in body.get("entry") or []:
+            for change in entry.get("changes") or []:
+                value = change.get("value") or {}
+                wamids = {s.get("id") for s in value.get("statuses") or []}
+                number = (value.get("metadata") or {}).get("phone_number_id")
+                if event.wamid in wamids and number in companies:
+                    Event.objects.filter(pk=event.pk).update(
+                        company_id=companies[number]
+                    )
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("accounts", "0001_initial"),
+        ("messaging", "0002_message_referral_index"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+    ]
+
+    operations = [
+        migrations.RemoveConstraint(
+            model_name="message",
+            name="message_unique_idempotency_key",
+        ),
+        migrations.RemoveConstraint(
+            model_name="messagestatusevent",
+            name="statusevent_unique",
+        ),
+        migrations.AddField(
+            model_name="message",
+            name="idempotency_fingerprint",
+            field=models.CharField(blank=True, default="", max_length=64),
+        ),
+        migrations.AddField(
+            model_name="messagestatusevent",
+            name="company",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="accounts.company",
+            ),
+        ),
+        migrations.RunPython(status_events_company_fill, migrations.RunPython.noop),
+        migrations.AddConstraint(
+            model_name="message",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("idempotency_key__isnull", False)),
+                fields=("sender", "idempotency_key"),
+                name="message_unique_idempotency_key",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="messagestatusevent",
+            constraint=models.UniqueConstraint(
+                fields=("wamid", "company", "status", "timestamp"),
+                name="statusevent_unique",
+            ),
+        ),
+    ]

@@ -1,0 +1,84 @@
+"""Data migrations that fill new columns from the facts already stored."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE = [("messaging", "0002_message_referral_index")]
+AFTER = [("messaging", "0003_status_event_company_and_idempotency_scope")]
+T = datetime(2026, 10, 6, 9, tzinfo=UTC)
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+def test_status_events_get_the_company_of_their_message_or_of_their_number():
+    # given: the schema before, with a linked event and an orphan posted for a number
+    apps = migrate(BEFORE)
+    Company = apps.get_model("accounts", "Company")
+    Number = apps.get_model("messaging", "BusinessNumber")
+    Contact = apps.get_model("messaging", "Contact")
+    Conversation = apps.get_model("messaging", "Conversation")
+    Message = apps.get_model("messaging", "Message")
+    Event = apps.get_model("messaging", "MessageStatusEvent")
+    Delivery = apps.get_model("messaging", "WebhookDelivery")
+    acme = Company.objects.create(name="Acme", slug="acme-mig")
+    globex = Company.objects.create(name="Globex", slug="globex-mig")
+    number_a = Number.objects.create(
+        company=acme, phone_number_id="PN-A", display_phone_number="1"
+    )
+    Number.objects.create(
+        company=globex, phone_number_id="PN-G", display_phone_number="2"
+    )
+    conversation = Conversation.objects.create(
+        company=acme,
+        business_number=number_a,
+        contact=Contact.objects.create(company=acme, wa_id="34600000001"),
+    )
+    message = Message.objects.create(
+        company=acme,
+        conversation=conversation,
+        direction="out",
+        type="template",
+        wamid="wamid.LINKED",
+        provider_timestamp=T,
+        status="delivered",
+    )
+    body = {
+        "entry": [
+            {
+                "changes": [
+                    {
+                        "value": {
+                            "metadata": {"phone_number_id": "PN-G"},
+                            "statuses": [{"id": "wamid.ORPHAN", "status": "sent"}],
+                        }
+                    }
+                ]
+            }
+        ]
+    }
+    delivery = Delivery.objects.create(body=json.dumps(body), body_sha256="x" * 64)
+    Event.objects.create(
+        wamid="wamid.LINKED", status="delivered", timestamp=T, message=message
+    )
+    Event.objects.create(
+        wamid="wamid.ORPHAN", status="sent", timestamp=T, delivery=delivery
+    )
+    # when
+    apps = migrate(AFTER)
+    # then
+    Event = apps.get_model("messaging", "MessageStatusEvent")
+    assert dict(Event.objects.values_list("wamid", "company__slug")) == {
+        "wamid.LINKED": "acme-mig",
+        "wamid.ORPHAN": "globex-mig",
+    }
