@@ -171,7 +171,10 @@ class MessageCreateView(APIView):
             "Send free-form `text` (needs an open customer service window) or an "
             "approved `template` with its `params`. Only users holding a WhatsApp "
             "license may send. With an idempotency key (body or `Idempotency-Key` "
-            "header) a repeated request returns the first message and sends nothing."
+            "header) a repeated request returns the first message and sends nothing. "
+            "Keys are the sending user's own; the same key with a different request "
+            "is refused with 422 `idempotency_key_reused`, and the license is checked "
+            "before a first answer is replayed."
         ),
         request=MessageSendSerializer,
         parameters=[
@@ -198,7 +201,10 @@ class MessageCreateView(APIView):
             ),
             422: OpenApiResponse(
                 ErrorSerializer,
-                description="The template or the message cannot be sent as given.",
+                description=(
+                    "The template or the message cannot be sent as given, or the "
+                    "idempotency key was used for another request."
+                ),
             ),
             502: OpenApiResponse(
                 ErrorSerializer, description="WhatsApp refused the message."

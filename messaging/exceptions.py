@@ -19,3 +19,9 @@ class TemplateNotSendable(DomainError):
 
 class InvalidMessage(DomainError):
     code = "invalid_message"
+
+
+class IdempotencyKeyReused(InvalidMessage):
+    """The sender used the key before for another request (answered 422)."""
+
+    code = "idempotency_key_reused"

@@ -22,6 +22,7 @@ from licensing.services import send_permission_check
 
 from . import rules
 from .exceptions import (
+    IdempotencyKeyReused,
     InvalidMessage,
     InvalidSignature,
     MalformedPayload,
@@ -470,8 +471,10 @@ def message_send(
 
     Checks, in order: the sender holds a license now (A4), what may be sent
     given the window (B3) and the template's state. A refusal raises a
-    DomainError and nothing is sent or recorded. With ``idempotency_key`` a
-    repeated call returns the first message instead of sending again.
+    DomainError and nothing is sent or recorded. With ``idempotency_key`` (the
+    sender's own) a repeated call with the same request returns the first
+    message instead of sending again; the same key with another request raises
+    IdempotencyKeyReused. The license is checked before either.
     """
     from .transports import get_transport
 
@@ -487,18 +490,29 @@ def message_send(
             .select_related("business_number", "contact", "company")
             .get(pk=conversation.pk)
         )
+        at = timezone.now()
+        # Checked before a stored answer is replayed, too: a key is no way round A4.
+        send_permission_check(user=sender, company=conversation.company, at=at)
+        fingerprint = rules.send_fingerprint(
+            conversation_id=conversation.pk,
+            text=text,
+            template_id=template.pk if template is not None else None,
+            params=params,
+        )
         if idempotency_key:
             existing = Message.objects.filter(
-                company_id=conversation.company_id, idempotency_key=idempotency_key
+                sender=sender, idempotency_key=idempotency_key
             ).first()
             if existing is not None:
-                if existing.conversation_id != conversation.pk:
-                    raise InvalidMessage(
-                        _("This idempotency key was used for another conversation.")
+                if existing.idempotency_fingerprint != fingerprint:
+                    raise IdempotencyKeyReused(
+                        _(
+                            "The idempotency key %(key)s was already used for another "
+                            "message; use a new key for a new message."
+                        )
+                        % {"key": idempotency_key}
                     )
                 return existing
-        at = timezone.now()
-        send_permission_check(user=sender, company=conversation.company, at=at)
         if not conversation.business_number.is_active:
             raise InvalidMessage(
                 _("Business number %(number)s is inactive.")
@@ -533,6 +547,7 @@ def message_send(
             at=at,
             transport=get_transport(),
             idempotency_key=idempotency_key,
+            idempotency_fingerprint=fingerprint if idempotency_key else "",
         )
         message_delivery_refresh(messages=[message])
         wamid, pk = message.wamid, message.pk
@@ -561,6 +576,7 @@ def outbound_message_record(
     template: MessageTemplate | None = None,
     params: list[str] | None = None,
     idempotency_key: str | None = None,
+    idempotency_fingerprint: str = "",
 ) -> Message:
     """Hand one message to ``transport`` and record it as accepted at ``at``.
 
@@ -596,6 +612,7 @@ def outbound_message_record(
         provider_timestamp=at,
         status=Message.Status.ACCEPTED,
         idempotency_key=idempotency_key or None,
+        idempotency_fingerprint=idempotency_fingerprint,
     )
     Conversation.objects.filter(pk=conversation.pk).update(
         last_message_at=Greatest(Coalesce("last_message_at", at), at)

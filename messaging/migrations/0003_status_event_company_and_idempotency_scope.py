@@ -44,6 +44,23 @@ def status_events_company_fill(apps, schema_editor):
                     )
 
 
+def idempotency_fingerprints_fill(apps, schema_editor):
+    """Give messages sent with a key the fingerprint of the request they answered,
+    so a retry across the upgrade is still answered with its message."""
+    from messaging.rules import send_fingerprint
+
+    Message = apps.get_model("messaging", "Message")
+    keyed = Message.objects.filter(idempotency_key__isnull=False)
+    for message in keyed.iterator():
+        message.idempotency_fingerprint = send_fingerprint(
+            conversation_id=message.conversation_id,
+            text="" if message.template_id else message.body,
+            template_id=message.template_id,
+            params=[str(p) for p in message.template_params or []],
+        )
+        message.save(update_fields=["idempotency_fingerprint"])
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0001_initial"),
@@ -77,6 +94,7 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(status_events_company_fill, migrations.RunPython.noop),
+        migrations.RunPython(idempotency_fingerprints_fill, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name="message",
             constraint=models.UniqueConstraint(

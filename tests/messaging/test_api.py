@@ -441,3 +441,67 @@ def test_provider_errors_are_gateway_errors(
         "error": {"code": "transport_error", "message": "The provider refused."}
     }
     assert not Message.objects.exists()
+
+
+# --- Idempotency-Key: scoped to the user, bound to the request (as Stripe) ------
+
+
+def test_a_reused_idempotency_key_with_another_body_is_refused(
+    api, number, transport_calls
+):
+    # given
+    conversation = conversation_with(number, last_inbound_at=T - timedelta(hours=1))
+    first = post_message(
+        api, {"conversation": conversation.pk, "text": "Once"}, HTTP_IDEMPOTENCY_KEY=KEY
+    )
+    # when: the same key, another text
+    again = post_message(
+        api,
+        {"conversation": conversation.pk, "text": "Something else"},
+        HTTP_IDEMPOTENCY_KEY=KEY,
+    )
+    # then: 422 naming the key, nothing sent, the first message kept as it was
+    assert (first.status_code, again.status_code) == (201, 422)
+    assert again.json()["error"]["code"] == "idempotency_key_reused"
+    assert KEY in again.json()["error"]["message"]
+    assert len(transport_calls) == 1
+    assert list(Message.objects.values_list("body", flat=True)) == ["Once"]
+
+
+def test_an_unlicensed_user_replaying_a_licensed_users_key_is_refused(
+    api, number, transport_calls
+):
+    conversation = conversation_with(number, last_inbound_at=T - timedelta(hours=1))
+    data = {"conversation": conversation.pk, "text": "Once"}
+    assert post_message(api, data, HTTP_IDEMPOTENCY_KEY=KEY).status_code == 201
+    reader = UserFactory(company=number.company)
+    response = post_message(api_client(reader), data, HTTP_IDEMPOTENCY_KEY=KEY)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "sender_not_licensed"
+    assert len(transport_calls) == 1
+
+
+def test_idempotency_keys_are_each_users_own(api, number, transport_calls):
+    conversation = conversation_with(number, last_inbound_at=T - timedelta(hours=1))
+    data = {"conversation": conversation.pk, "text": "Hello"}
+    with time_machine.travel(T - timedelta(days=30), tick=False):
+        colleague = licensed_user(number.company, full_name="Ana Ruiz")
+    first = post_message(api, data, HTTP_IDEMPOTENCY_KEY=KEY)
+    second = post_message(api_client(colleague), data, HTTP_IDEMPOTENCY_KEY=KEY)
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.json()["id"] != second.json()["id"]
+    assert len(transport_calls) == 2
+
+
+def test_a_replay_checks_the_license_before_answering(
+    api, agent, number, transport_calls
+):
+    from licensing.services import license_revoke
+
+    conversation = conversation_with(number, last_inbound_at=T - timedelta(hours=1))
+    data = {"conversation": conversation.pk, "text": "Once"}
+    assert post_message(api, data, HTTP_IDEMPOTENCY_KEY=KEY).status_code == 201
+    license_revoke(company=number.company, users=[agent], actor=None)
+    response = post_message(api, data, HTTP_IDEMPOTENCY_KEY=KEY)
+    assert response.status_code == 403
+    assert len(transport_calls) == 1

@@ -74,6 +74,17 @@ def test_status_events_get_the_company_of_their_message_or_of_their_number():
     Event.objects.create(
         wamid="wamid.ORPHAN", status="sent", timestamp=T, delivery=delivery
     )
+    keyed = Message.objects.create(
+        company=acme,
+        conversation=conversation,
+        direction="out",
+        type="text",
+        body="On its way",
+        wamid="wamid.KEYED",
+        provider_timestamp=T,
+        status="accepted",
+        idempotency_key="order-1",
+    )
     # when
     apps = migrate(AFTER)
     # then
@@ -82,3 +93,10 @@ def test_status_events_get_the_company_of_their_message_or_of_their_number():
         "wamid.LINKED": "acme-mig",
         "wamid.ORPHAN": "globex-mig",
     }
+    # and a key used before the upgrade still replays its message
+    from messaging.rules import send_fingerprint
+
+    Message = apps.get_model("messaging", "Message")
+    assert Message.objects.get(pk=keyed.pk).idempotency_fingerprint == send_fingerprint(
+        conversation_id=conversation.pk, text="On its way", template_id=None, params=[]
+    )
