@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from accounts.models import Company, User
 from messaging.models import MessageTemplate
 
+from .csv_safe import FormulaSafeWriter
 from .exceptions import InvalidRateCard
 from .models import Market, Rate, RateCard
 from .money import RATE_DECIMAL_PLACES, RATE_QUANTUM
@@ -88,7 +89,7 @@ def _instant_format(value: datetime) -> str:
 def rate_card_export(*, card: RateCard) -> str:
     """Return the card's rates as CSV, sorted by market, category and date."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = FormulaSafeWriter(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     rates = card.rates.select_related("market").order_by(
         "market__name", "category", "effective_from"

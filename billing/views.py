@@ -1,6 +1,5 @@
 """The customer portal's billing pages: invoices, downloads, the month so far (D4)."""
 
-import csv
 from datetime import timedelta
 
 from django.contrib import messages as flash
@@ -16,6 +15,7 @@ from accounts.decorators import company_admin_required
 
 from . import alerts, charts, selectors
 from . import pricing as pricing_reads
+from .csv_safe import FormulaSafeWriter
 from .filters import InvoiceFilter
 from .forms_portal import BudgetForm
 from .models import InvoiceLine
@@ -142,7 +142,7 @@ def invoice_csv(request, pk):
     """Every charged message of the invoice, streamed (an invoice may hold millions)."""
     invoice = selectors.invoice_get(company=request.user.company, pk=pk)
     zone = invoice.company.zone
-    writer = csv.writer(_Echo())
+    writer = FormulaSafeWriter(_Echo())
     header = [
         "delivered_at",
         "contact",

@@ -10,6 +10,7 @@ and can be recomputed at any time (see messaging/rules.py).
 import re
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -17,6 +18,8 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Company, TimeStampedModel
 
 PLACEHOLDER_RE = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+# WhatsApp template names: lowercase letters, digits and underscores.
+TEMPLATE_NAME_RE = re.compile(r"\A[a-z0-9_]+\Z")
 
 
 class BusinessNumber(TimeStampedModel):
@@ -129,7 +132,21 @@ class MessageTemplate(TimeStampedModel):
     company = models.ForeignKey(
         Company, on_delete=models.PROTECT, related_name="templates"
     )
-    name = models.CharField(_("name"), max_length=512)
+    # The provider's rule: lowercase letters, digits and underscores (so a name
+    # is never markup or a spreadsheet formula either).
+    name = models.CharField(
+        _("name"),
+        max_length=512,
+        validators=[
+            RegexValidator(
+                TEMPLATE_NAME_RE,
+                _(
+                    "Use lowercase letters, digits and underscores only, as "
+                    "WhatsApp requires (e.g. order_shipped)."
+                ),
+            )
+        ],
+    )
     language = models.CharField(_("language"), max_length=15, default="en_US")
     category = models.CharField(_("category"), max_length=20, choices=Category.choices)
     status = models.CharField(

@@ -1,10 +1,12 @@
 """Status events belong to the company of the number they were posted for, and
 one status may be kept more than once with different timestamps (C1: the
 earliest counts); idempotency keys are scoped to the sender with the request's
-fingerprint."""
+fingerprint; template names follow the provider's rule."""
 
 import json
+import re
 
+import django.core.validators
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
@@ -108,6 +110,21 @@ class Migration(migrations.Migration):
             constraint=models.UniqueConstraint(
                 fields=("wamid", "company", "status", "timestamp"),
                 name="statusevent_unique",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="messagetemplate",
+            name="name",
+            field=models.CharField(
+                max_length=512,
+                validators=[
+                    django.core.validators.RegexValidator(
+                        re.compile("\\A[a-z0-9_]+\\Z"),
+                        "Use lowercase letters, digits and underscores only, as "
+                        "WhatsApp requires (e.g. order_shipped).",
+                    )
+                ],
+                verbose_name="name",
             ),
         ),
     ]
