@@ -1,0 +1,74 @@
+"""Charges: one per delivered outbound message (C1-C7, F1-F3)."""
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Company
+from messaging.models import Message
+
+from ..money import RATE_DECIMAL_PLACES
+from .invoices import Invoice
+from .markets import Market
+from .pricing import ChargeCategory, ChargePolicy, VolumeTier
+
+
+class Charge(models.Model):
+    """One delivered outbound message's usage record (C1-C7, F1-F3): every
+    template, billable or free with why, and free-form messages a policy charges."""
+
+    message = models.OneToOneField(
+        Message, on_delete=models.PROTECT, related_name="charge"
+    )
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="charges"
+    )
+    category = models.CharField(max_length=20, choices=ChargeCategory.choices)
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    delivered_at = models.DateTimeField()
+    billable = models.BooleanField()
+    reason = models.CharField(max_length=40)
+    # The rate in force at delivery (C6); empty when no card has one (blocks the invoice).
+    rate = models.DecimalField(
+        max_digits=12, decimal_places=RATE_DECIMAL_PLACES, null=True, blank=True
+    )
+    amount = models.DecimalField(
+        max_digits=12, decimal_places=RATE_DECIMAL_PLACES, null=True, blank=True
+    )
+    currency = models.CharField(max_length=3)
+    # Free utility: the inbound message whose window was open at delivery (D4).
+    window_message = models.ForeignKey(
+        Message, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    window_opened_at = models.DateTimeField(null=True, blank=True)
+    # F1: the policy in force at delivery (empty: the contract's rules, no policy set).
+    policy = models.ForeignKey(
+        ChargePolicy, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # F2: the ad-referred inbound message whose free entry point window (opened by
+    # the business's answer at entry_point_opened_at) covered the delivery.
+    entry_point_message = models.ForeignKey(
+        Message, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    entry_point_opened_at = models.DateTimeField(null=True, blank=True)
+    # F3: the volume tier whose rate applies (empty: the rate card's).
+    tier = models.ForeignKey(
+        VolumeTier, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # The invoice that bills it; frozen once that invoice is finalized.
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="charges"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("charge")
+        verbose_name_plural = _("charges")
+        ordering = ["delivered_at", "id"]
+        indexes = [
+            models.Index(fields=["company", "delivered_at"]),
+            models.Index(fields=["invoice", "billable", "category", "market"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} {self.market} {self.amount or 0} {self.currency}"
