@@ -216,6 +216,28 @@ def month_of(at: datetime, zone: ZoneInfo) -> date:
     return date(local.year, local.month, 1)
 
 
+def month_has_ended(month: date, *, at: datetime, zone: ZoneInfo) -> bool:
+    """D3: whether billing ``month`` has ended at ``at`` in ``zone``.
+
+    A month ends at local midnight of the first day of the next month, and has
+    ended at that very instant (the periods are half-open). The one rule behind
+    the scheduled run, ``run_billing``, the admin's "Run billing" and the rates
+    that may no longer take effect (C6).
+    """
+    return month_bounds(month, zone)[1] <= at
+
+
+def open_from(*, at: datetime, zones: Iterable[ZoneInfo]) -> datetime:
+    """The first instant that lies in no month that has ended at ``at`` in any of
+    ``zones``: the latest start, among them, of the month in progress.
+
+    An instant ``t`` is earlier than this exactly when ``month_of(t, zone)`` has
+    ended (``month_has_ended``) in some zone; computed without converting ``t``,
+    so any instant compares, even one at the edge of the calendar.
+    """
+    return max(month_bounds(month_of(at, zone), zone)[0] for zone in zones)
+
+
 @dataclass(frozen=True)
 class LicenseDay:
     count: int  # the highest purchased count in force at any moment of the day
