@@ -238,6 +238,28 @@ def open_from(*, at: datetime, zones: Iterable[ZoneInfo]) -> datetime:
     return max(month_bounds(month_of(at, zone), zone)[0] for zone in zones)
 
 
+def billing_start(
+    *, created_at: datetime, first_facts: Iterable[datetime | None], zone: ZoneInfo
+) -> date:
+    """D3: the first month a company is billed for, in its zone: the month of its
+    first billable fact (a license history row or a delivered message), never
+    before the month it was created; the month it was created when it has none
+    yet (its invoices are empty, D3 still gives it one per month)."""
+    facts = [f for f in first_facts if f is not None]
+    first = max(min(facts), created_at) if facts else created_at
+    return month_of(first, zone)
+
+
+def months_ended_since(start: date, *, at: datetime, zone: ZoneInfo) -> list[date]:
+    """D3: every month from ``start`` on that has ended at ``at`` in ``zone``."""
+    months = []
+    month = date(start.year, start.month, 1)
+    while month_has_ended(month, at=at, zone=zone):
+        months.append(month)
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return months
+
+
 @dataclass(frozen=True)
 class LicenseDay:
     count: int  # the highest purchased count in force at any moment of the day
