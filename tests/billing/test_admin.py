@@ -676,8 +676,8 @@ def test_import_csv_adds_the_rates(cs_client, cs_user, rates):
             "file": _upload(
                 "\ufeffmarket,category,rate,currency,effective_from\n"
                 "Spain,marketing,0.0615,EUR,2026-01-01\n"
-                "France,marketing,0.1320,EUR,2026-01-01\n"
-                "France,utility,0.0275,EUR,2026-01-01\n"
+                "France,marketing,0.1320,EUR,2026-12-01\n"
+                "France,utility,0.0275,EUR,2026-12-01\n"
             )
         },
         follow=True,
@@ -699,7 +699,7 @@ def test_import_csv_with_errors_lists_them_and_imports_nothing(cs_client, rates)
         {
             "file": _upload(
                 "market,category,rate,currency,effective_from\n"
-                "France,marketing,0.1320,EUR,2026-01-01\n"
+                "France,marketing,0.1320,EUR,2026-12-01\n"
                 "Spian,marketing,0.0615,EUR,2026-01-01\n"
                 "Spain,marketing,0.0700,EUR,2026-01-01\n"
             )
