@@ -143,11 +143,21 @@ class VolumeTierSetForm(forms.ModelForm):
 
     tiers = forms.CharField(
         label=_("tiers"),
+        required=False,
         widget=forms.Textarea(attrs={"rows": 5, "cols": 40}),
         help_text=_(
             'One tier per line: "from message number, rate", e.g. "1, 0.0200" then '
             '"10001, 0.0150". Messages before the first tier are priced by the rate '
             "card. Replaces any set starting the same month."
+        ),
+    )
+
+    end_tiers = forms.BooleanField(
+        label=_("End tiers from this month"),
+        required=False,
+        help_text=_(
+            "No tiers from this month on: the rate card prices every message again. "
+            "Leave the tiers empty."
         ),
     )
 
@@ -176,6 +186,14 @@ class VolumeTierSetForm(forms.ModelForm):
                     _("Line %(n)s: write “from message, rate”.") % {"n": number}
                 )
             rows.append(parts)
+        if cleaned.get("end_tiers") and rows:
+            raise forms.ValidationError(
+                _("Either enter tiers or end them from this month, not both.")
+            )
+        if not cleaned.get("end_tiers") and not rows:
+            raise forms.ValidationError(
+                _("Enter at least one tier, or tick “End tiers from this month”.")
+            )
         try:
             self.created = volume_tiers_set(
                 company=cleaned["company"],
@@ -214,7 +232,19 @@ class VolumeTierAdmin(AppendOnlyAdmin):
     # Append only: a set is changed by entering a new one from a month.
 
     def save_model(self, request, obj, form, change):
-        obj.pk = form.created[0].pk
+        if form.created:
+            obj.pk = form.created[0].pk
+        else:  # the set was ended: the marker row the service wrote
+            obj.pk = (
+                VolumeTier.objects.filter(
+                    company=form.cleaned_data["company"],
+                    market=form.cleaned_data["market"],
+                    category=form.cleaned_data["category"],
+                    effective_from=form.cleaned_data["effective_from"],
+                )
+                .values_list("pk", flat=True)
+                .get()
+            )
 
     def save_related(self, request, form, formsets, change):
         pass

@@ -88,6 +88,8 @@ def _parse_tiers(tiers) -> list[tuple[int, Decimal]]:
             raise InvalidPricing(f"Tier {start!r}: not a message number.") from None
         if start < 1:
             raise InvalidPricing("A tier starts at message 1 or later.")
+        if start >= rules.TIERS_END:
+            raise InvalidPricing(f"Tier {start}: the message number is too large.")
         rate, problem = rate_parse(str(raw).strip())
         if problem:
             raise InvalidPricing(f"Tier from message {start}: {problem}.")
@@ -126,11 +128,22 @@ def volume_tiers_set(
             f"{effective_from:%B %Y} is already invoiced and finalized for {company}: "
             "tiers can start with the first month not finalized yet."
         )
-    if not parsed:
-        raise InvalidPricing("Give at least one tier.")
     VolumeTier.objects.filter(
         company=company, market=market, category=category, effective_from=effective_from
     ).delete()
+    if not parsed:
+        # One marker row ends the set in force before (rules.TIERS_END).
+        VolumeTier.objects.create(
+            company=company,
+            market=market,
+            category=category,
+            currency=company.billing_currency,
+            from_message=rules.TIERS_END,
+            rate=Decimal("0"),
+            effective_from=effective_from,
+            created_by=actor,
+        )
+        return []
     return VolumeTier.objects.bulk_create(
         [
             VolumeTier(
@@ -208,8 +221,10 @@ def tiers_in_force(*, company: Company, month: date) -> list[VolumeTier]:
 
 
 def tiers_upcoming(*, company: Company, after: date) -> list[VolumeTier]:
+    """F3: tiers agreed for later months (an end marker is not a tier)."""
     return list(
         VolumeTier.objects.filter(company=company, effective_from__gt=after)
+        .exclude(from_message=rules.TIERS_END)
         .select_related("market")
         .order_by("effective_from", "market__name", "category", "from_message")
     )
