@@ -124,6 +124,12 @@ def rate_category(category: str, terms: PolicyTerms = CONTRACT_TERMS) -> str:
     return terms.service_rate_category if category == SERVICE else category
 
 
+def policy_editable(*, billed_on_finalized_invoice: bool) -> bool:
+    """F1, D2: a charge policy's terms may change only until a finalized invoice
+    was billed under them (its totals must stay explainable by the terms)."""
+    return not billed_on_finalized_invoice
+
+
 def policy_in_force(
     *,
     own: Sequence[tuple[datetime, int]],
