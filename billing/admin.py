@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin_base import ReadOnlyInline, ViewOnlyAdmin
 from accounts.exceptions import DomainError
 
-from .exceptions import InvalidRateCard
+from .exceptions import InvalidRateCard, MonthNotEnded
 from .forms import (
     CreditNoteForm,
     InvoiceVoidForm,
@@ -653,19 +653,23 @@ class InvoiceAdmin(admin.ModelAdmin):
         if request.method == "POST":
             form = RunBillingForm(request.POST)
             if form.is_valid():
-                results = billing_run(
-                    month=form.cleaned_data["month"],
-                    company=form.cleaned_data["company"],
-                    finalize=form.cleaned_data["finalize"],
-                    triggered_by=f"admin: {request.user.email}",
-                )
-                ok = all(r.ok for r in results)
-                self.message_user(
-                    request,
-                    run_summary(results)
-                    + ("." if ok else _("; see the errors below.")),
-                    messages.SUCCESS if ok else messages.ERROR,
-                )
+                try:
+                    results = billing_run(
+                        month=form.cleaned_data["month"],
+                        company=form.cleaned_data["company"],
+                        finalize=form.cleaned_data["finalize"],
+                        triggered_by=f"admin: {request.user.email}",
+                    )
+                except MonthNotEnded as exc:
+                    form.add_error("month", exc.message)
+                else:
+                    ok = all(r.ok for r in results)
+                    self.message_user(
+                        request,
+                        run_summary(results)
+                        + ("." if ok else _("; see the errors below.")),
+                        messages.SUCCESS if ok else messages.ERROR,
+                    )
         else:
             form = RunBillingForm()
         context = {

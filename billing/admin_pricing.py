@@ -13,8 +13,14 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin_base import AppendOnlyAdmin
 from accounts.exceptions import DomainError
 
-from .models import Charge, ChargePolicy, ChargePolicyAssignment, Invoice, VolumeTier
-from .pricing import charge_policy_assign, volume_tiers_set
+from .models import ChargePolicy, ChargePolicyAssignment, VolumeTier
+from .pricing import (
+    charge_policy_assign,
+    charge_policy_billed,
+    charge_policy_create,
+    charge_policy_update,
+    volume_tiers_set,
+)
 from .rules import TIERED_CATEGORIES
 
 POLICY_MATRIX = (
@@ -48,8 +54,40 @@ class AssignmentInline(admin.TabularInline):
         return super().get_queryset(request).select_related("company", "created_by")
 
 
+class ChargePolicyForm(forms.ModelForm):
+    """Saved through ``charge_policy_create`` / ``charge_policy_update`` in
+    ``clean()``, so a refusal is a form error and nothing is saved."""
+
+    class Meta:
+        model = ChargePolicy
+        fields = ("name", "description", *POLICY_MATRIX)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        if self.instance.pk is not None and not self.changed_data:
+            self.saved = self.instance  # nothing to change
+            return cleaned
+        values = {f: cleaned[f] for f in self._meta.fields if f in cleaned}
+        try:
+            if self.instance.pk is None:
+                self.saved = charge_policy_create(actor=self.request_user, **values)
+            else:
+                self.saved = charge_policy_update(
+                    policy=self.instance, actor=self.request_user, **values
+                )
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return cleaned
+
+    def validate_unique(self):
+        pass  # the service checks the name
+
+
 @admin.register(ChargePolicy)
 class ChargePolicyAdmin(admin.ModelAdmin):
+    form = ChargePolicyForm
     list_display = ("name", *POLICY_MATRIX[:-1], "service_rate_category", "in_use")
     search_fields = ("name",)
     fieldsets = (
@@ -62,33 +100,32 @@ class ChargePolicyAdmin(admin.ModelAdmin):
     )
     inlines = [AssignmentInline]
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.request_user = request.user
+        return form
+
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []  # a new policy has none
 
     def get_readonly_fields(self, request, obj=None):
         fixed = ("created_by", "created_at")
-        if obj is not None and self._billed(obj):
-            # Finalized invoices were computed with these terms: keep them true.
+        if obj is not None and charge_policy_billed(policy=obj):
+            # Finalized invoices were computed with these terms: keep them true
+            # (the service refuses a change too).
             return ("name", "description", *POLICY_MATRIX, *fixed)
         return fixed
 
     def has_delete_permission(self, request, obj=None):
         return False  # history: assignments and charges point at policies
 
-    @staticmethod
-    def _billed(policy: ChargePolicy) -> bool:
-        return Charge.objects.filter(
-            policy=policy, invoice__status__in=Invoice.FROZEN
-        ).exists()
-
     @admin.display(description=_("in use"), boolean=True)
     def in_use(self, obj):
         return obj.assignments.exists()
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        # The service saved it in the form's clean().
+        obj.pk = form.saved.pk
 
 
 class ChargePolicyAssignmentForm(forms.ModelForm):
@@ -143,11 +180,21 @@ class VolumeTierSetForm(forms.ModelForm):
 
     tiers = forms.CharField(
         label=_("tiers"),
+        required=False,
         widget=forms.Textarea(attrs={"rows": 5, "cols": 40}),
         help_text=_(
             'One tier per line: "from message number, rate", e.g. "1, 0.0200" then '
             '"10001, 0.0150". Messages before the first tier are priced by the rate '
             "card. Replaces any set starting the same month."
+        ),
+    )
+
+    end_tiers = forms.BooleanField(
+        label=_("End tiers from this month"),
+        required=False,
+        help_text=_(
+            "No tiers from this month on: the rate card prices every message again. "
+            "Leave the tiers empty."
         ),
     )
 
@@ -176,6 +223,14 @@ class VolumeTierSetForm(forms.ModelForm):
                     _("Line %(n)s: write “from message, rate”.") % {"n": number}
                 )
             rows.append(parts)
+        if cleaned.get("end_tiers") and rows:
+            raise forms.ValidationError(
+                _("Either enter tiers or end them from this month, not both.")
+            )
+        if not cleaned.get("end_tiers") and not rows:
+            raise forms.ValidationError(
+                _("Enter at least one tier, or tick “End tiers from this month”.")
+            )
         try:
             self.created = volume_tiers_set(
                 company=cleaned["company"],
@@ -214,7 +269,19 @@ class VolumeTierAdmin(AppendOnlyAdmin):
     # Append only: a set is changed by entering a new one from a month.
 
     def save_model(self, request, obj, form, change):
-        obj.pk = form.created[0].pk
+        if form.created:
+            obj.pk = form.created[0].pk
+        else:  # the set was ended: the marker row the service wrote
+            obj.pk = (
+                VolumeTier.objects.filter(
+                    company=form.cleaned_data["company"],
+                    market=form.cleaned_data["market"],
+                    category=form.cleaned_data["category"],
+                    effective_from=form.cleaned_data["effective_from"],
+                )
+                .values_list("pk", flat=True)
+                .get()
+            )
 
     def save_related(self, request, form, formsets, change):
         pass

@@ -115,14 +115,21 @@ def seed(*, actor: User | None) -> list[RunResult]:
     """
     for currency in PRICE_LISTS:
         card = _card(company=None, currency=currency)
+        # Recorded as of the rates' start: a rate may not take effect inside an
+        # ended month, and the demo's history starts then (C6).
         rate_card_import(
-            card=card, text=_csv(price_list_rows(currency), currency), actor=actor
+            card=card,
+            text=_csv(price_list_rows(currency), currency),
+            actor=actor,
+            at=EFFECTIVE_FROM,
         )
     acme = Company.objects.filter(slug=NEGOTIATED_COMPANY).first()
     if acme is not None and acme.billing_currency == "EUR":
         card = _card(company=acme, currency="EUR", name=NEGOTIATED_NAME)
         rows = [(m, c, Decimal(r)) for (m, c), r in NEGOTIATED_EUR.items()]
-        rate_card_import(card=card, text=_csv(rows, "EUR"), actor=actor)
+        rate_card_import(
+            card=card, text=_csv(rows, "EUR"), actor=actor, at=EFFECTIVE_FROM
+        )
 
     now = timezone.now()
     _pricing_seed(actor=actor, now=now)

@@ -29,3 +29,9 @@ class InvalidPricing(DomainError):
     """A charge policy assignment or volume tier set that cannot be applied (F1, F3)."""
 
     code = "invalid_pricing"
+
+
+class MonthNotEnded(DomainError):
+    """A billing run for a month that has not ended in the company's time zone (D3)."""
+
+    code = "month_not_ended"

@@ -20,6 +20,7 @@ from accounts.models import Company, User
 from . import rules
 from .exceptions import InvalidPricing
 from .models import (
+    Charge,
     ChargePolicy,
     ChargePolicyAssignment,
     Invoice,
@@ -79,6 +80,82 @@ def charge_policy_assign(
     )
 
 
+POLICY_FIELDS = (
+    "name",
+    "description",
+    "marketing_in_window",
+    "marketing_outside_window",
+    "utility_in_window",
+    "utility_outside_window",
+    "authentication_in_window",
+    "authentication_outside_window",
+    "service_in_window",
+    "service_rate_category",
+)
+
+
+def charge_policy_billed(*, policy: ChargePolicy) -> bool:
+    """Whether a finalized (or paid, void) invoice billed a charge under ``policy``."""
+    return Charge.objects.filter(
+        policy=policy, invoice__status__in=Invoice.FROZEN
+    ).exists()
+
+
+def _policy_values(values: dict) -> dict:
+    unknown = sorted(set(values) - set(POLICY_FIELDS))
+    if unknown:
+        raise InvalidPricing(f"Unknown charge policy fields: {', '.join(unknown)}.")
+    values = dict(values)
+    if "name" in values:
+        values["name"] = (values["name"] or "").strip()
+        if not values["name"]:
+            raise InvalidPricing("Give the policy a name.")
+    category = values.get("service_rate_category")
+    if category is not None and category not in rules.CATEGORIES[:3]:
+        raise InvalidPricing(f"Unknown rate category {category!r}.")
+    return values
+
+
+def _policy_name_free(name: str, *, exclude: int | None = None) -> None:
+    if ChargePolicy.objects.filter(name=name).exclude(pk=exclude).exists():
+        raise InvalidPricing(f"A charge policy named {name!r} already exists.")
+
+
+@transaction.atomic
+def charge_policy_create(*, actor: User | None, **values) -> ChargePolicy:
+    """F1: a new charge policy (the contract's terms unless given); it applies to
+    nobody until assigned (``charge_policy_assign``)."""
+    values = _policy_values(values)
+    _policy_name_free(values.get("name", ""))
+    if "name" not in values:
+        raise InvalidPricing("Give the policy a name.")
+    return ChargePolicy.objects.create(created_by=actor, **values)
+
+
+@transaction.atomic
+def charge_policy_update(
+    *, policy: ChargePolicy, actor: User | None, **values
+) -> ChargePolicy:
+    """F1: change a policy's name, description or terms; refused once a finalized
+    invoice billed a charge under it (``rules.policy_editable``): its totals were
+    computed with these terms, so they stay true. Nothing changes when refused."""
+    policy = ChargePolicy.objects.select_for_update().get(pk=policy.pk)
+    values = _policy_values(values)
+    if not rules.policy_editable(
+        billed_on_finalized_invoice=charge_policy_billed(policy=policy)
+    ):
+        raise InvalidPricing(
+            f"{policy} was used by a finalized invoice and can no longer change; "
+            "create a new policy and assign it from a date instead."
+        )
+    if "name" in values:
+        _policy_name_free(values["name"], exclude=policy.pk)
+    for field, value in values.items():
+        setattr(policy, field, value)
+    policy.save(update_fields=list(values) or None)
+    return policy
+
+
 def _parse_tiers(tiers) -> list[tuple[int, Decimal]]:
     parsed: list[tuple[int, Decimal]] = []
     for start, raw in tiers:
@@ -88,6 +165,8 @@ def _parse_tiers(tiers) -> list[tuple[int, Decimal]]:
             raise InvalidPricing(f"Tier {start!r}: not a message number.") from None
         if start < 1:
             raise InvalidPricing("A tier starts at message 1 or later.")
+        if start >= rules.TIERS_END:
+            raise InvalidPricing(f"Tier {start}: the message number is too large.")
         rate, problem = rate_parse(str(raw).strip())
         if problem:
             raise InvalidPricing(f"Tier from message {start}: {problem}.")
@@ -126,11 +205,22 @@ def volume_tiers_set(
             f"{effective_from:%B %Y} is already invoiced and finalized for {company}: "
             "tiers can start with the first month not finalized yet."
         )
-    if not parsed:
-        raise InvalidPricing("Give at least one tier.")
     VolumeTier.objects.filter(
         company=company, market=market, category=category, effective_from=effective_from
     ).delete()
+    if not parsed:
+        # One marker row ends the set in force before (rules.TIERS_END).
+        VolumeTier.objects.create(
+            company=company,
+            market=market,
+            category=category,
+            currency=company.billing_currency,
+            from_message=rules.TIERS_END,
+            rate=Decimal("0"),
+            effective_from=effective_from,
+            created_by=actor,
+        )
+        return []
     return VolumeTier.objects.bulk_create(
         [
             VolumeTier(
@@ -208,8 +298,10 @@ def tiers_in_force(*, company: Company, month: date) -> list[VolumeTier]:
 
 
 def tiers_upcoming(*, company: Company, after: date) -> list[VolumeTier]:
+    """F3: tiers agreed for later months (an end marker is not a tier)."""
     return list(
         VolumeTier.objects.filter(company=company, effective_from__gt=after)
+        .exclude(from_message=rules.TIERS_END)
         .select_related("market")
         .order_by("effective_from", "market__name", "category", "from_message")
     )
@@ -217,6 +309,9 @@ def tiers_upcoming(*, company: Company, after: date) -> list[VolumeTier]:
 
 __all__ = [
     "charge_policy_assign",
+    "charge_policy_billed",
+    "charge_policy_create",
+    "charge_policy_update",
     "policy_periods",
     "tiers_in_force",
     "tiers_upcoming",

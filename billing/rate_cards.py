@@ -16,12 +16,15 @@ import io
 import re
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import Company, User
 from messaging.models import MessageTemplate
 
+from . import rules
 from .csv_safe import FormulaSafeWriter
 from .exceptions import InvalidRateCard
 from .models import Market, Rate, RateCard
@@ -143,7 +146,10 @@ def _parse_instant(raw: str) -> tuple[datetime | None, str | None]:
         return None, f"effective_from '{raw}' is not a date ({hint})"
     if value.tzinfo is None or value.utcoffset() is None:
         return None, f"effective_from '{raw}' has no UTC offset ({hint})"
-    return value.astimezone(UTC), None
+    try:
+        return value.astimezone(UTC), None
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        return None, f"effective_from '{raw}' is out of range"
 
 
 def _read_header(reader) -> tuple[dict[str, int], list[str]]:
@@ -171,16 +177,43 @@ def _read_header(reader) -> tuple[dict[str, int], list[str]]:
     return {name: names.index(name) for name in COLUMNS}, []
 
 
+def rate_card_zones(*, card: RateCard) -> list[ZoneInfo]:
+    """The billing time zones whose months a rate of ``card`` prices (C6): the
+    company's for its card; for a price list, every company billed in its
+    currency, and UTC (so the rule holds before any company exists)."""
+    if card.company_id is not None:
+        return [card.company.zone]
+    zones = Company.objects.filter(billing_currency=card.currency).values_list(
+        "billing_timezone", flat=True
+    )
+    return [ZoneInfo("UTC"), *(ZoneInfo(tz) for tz in sorted(set(zones)))]
+
+
 @transaction.atomic
-def rate_card_import(*, card: RateCard, text: str, actor: User | None) -> int:
+def rate_card_import(
+    *, card: RateCard, text: str, actor: User | None, at: datetime | None = None
+) -> int:
     """Append the rates of a CSV file to ``card``; return how many were created.
 
     All or nothing: every error of the file is collected with its line number and
     raised together as ``InvalidRateCard``; then nothing is imported. Rows equal
     to an existing rate are skipped, so importing the same file twice is harmless.
+
+    A new rate may not take effect inside a month that has ended (C6, D2): it
+    would reprice deliveries already invoiced (drafts customers see, or finalized
+    invoices). The month is judged in the zone of every company the card prices
+    (``rate_card_zones``; for a price list the strictest of them), with
+    ``rules.open_from``. ``at`` is the instant the import is recorded at (now;
+    the demo seeds its history as of the rates' start).
     """
+    at = at or timezone.now()
     # Serialise imports into the same card, so the existing-rate check holds.
-    card = RateCard.objects.select_for_update(no_key=True).get(pk=card.pk)
+    card = (
+        RateCard.objects.select_for_update(no_key=True)
+        .select_related("company")
+        .get(pk=card.pk)
+    )
+    open_from = rules.open_from(at=at, zones=rate_card_zones(card=card))
     reader = csv.reader(
         io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True
     )
@@ -243,6 +276,14 @@ def rate_card_import(*, card: RateCard, text: str, actor: User | None) -> int:
                     "later effective_from"
                 )
             continue  # the same rate again: nothing to do
+        if effective_from < open_from:
+            errors.append(
+                f"line {line}: {label} would take effect in a month that has "
+                f"ended; new rates take effect from {_instant_format(open_from)} on "
+                "(the start of the month in progress), invoiced months are never "
+                "repriced"
+            )
+            continue
         new.append(
             Rate(
                 card=card,
@@ -251,6 +292,7 @@ def rate_card_import(*, card: RateCard, text: str, actor: User | None) -> int:
                 rate=rate,
                 effective_from=effective_from,
                 created_by=actor,
+                created_at=at,
             )
         )
     if errors:

@@ -124,6 +124,12 @@ def rate_category(category: str, terms: PolicyTerms = CONTRACT_TERMS) -> str:
     return terms.service_rate_category if category == SERVICE else category
 
 
+def policy_editable(*, billed_on_finalized_invoice: bool) -> bool:
+    """F1, D2: a charge policy's terms may change only until a finalized invoice
+    was billed under them (its totals must stay explainable by the terms)."""
+    return not billed_on_finalized_invoice
+
+
 def policy_in_force(
     *,
     own: Sequence[tuple[datetime, int]],
@@ -152,6 +158,12 @@ def policy_segments(
         if policy != steps[-1][1]:
             steps.append((since, policy))
     return steps
+
+
+# F3: ``from_message`` of the one row that records "no tiers from this month on"
+# (a set that ends the one before it, so the rate card applies again). The
+# largest value the column holds; never a real tier, never shown as one.
+TIERS_END = 2_147_483_647
 
 
 @dataclass(frozen=True)
@@ -214,6 +226,50 @@ def month_of(at: datetime, zone: ZoneInfo) -> date:
     """C7: the billing month (first day) of an instant in the company's zone."""
     local = at.astimezone(zone)
     return date(local.year, local.month, 1)
+
+
+def month_has_ended(month: date, *, at: datetime, zone: ZoneInfo) -> bool:
+    """D3: whether billing ``month`` has ended at ``at`` in ``zone``.
+
+    A month ends at local midnight of the first day of the next month, and has
+    ended at that very instant (the periods are half-open). The one rule behind
+    the scheduled run, ``run_billing``, the admin's "Run billing" and the rates
+    that may no longer take effect (C6).
+    """
+    return month_bounds(month, zone)[1] <= at
+
+
+def open_from(*, at: datetime, zones: Iterable[ZoneInfo]) -> datetime:
+    """The first instant that lies in no month that has ended at ``at`` in any of
+    ``zones``: the latest start, among them, of the month in progress.
+
+    An instant ``t`` is earlier than this exactly when ``month_of(t, zone)`` has
+    ended (``month_has_ended``) in some zone; computed without converting ``t``,
+    so any instant compares, even one at the edge of the calendar.
+    """
+    return max(month_bounds(month_of(at, zone), zone)[0] for zone in zones)
+
+
+def billing_start(
+    *, created_at: datetime, first_facts: Iterable[datetime | None], zone: ZoneInfo
+) -> date:
+    """D3: the first month a company is billed for, in its zone: the month of its
+    first billable fact (a license history row or a delivered message), never
+    before the month it was created; the month it was created when it has none
+    yet (its invoices are empty, D3 still gives it one per month)."""
+    facts = [f for f in first_facts if f is not None]
+    first = max(min(facts), created_at) if facts else created_at
+    return month_of(first, zone)
+
+
+def months_ended_since(start: date, *, at: datetime, zone: ZoneInfo) -> list[date]:
+    """D3: every month from ``start`` on that has ended at ``at`` in ``zone``."""
+    months = []
+    month = date(start.year, start.month, 1)
+    while month_has_ended(month, at=at, zone=zone):
+        months.append(month)
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return months
 
 
 @dataclass(frozen=True)

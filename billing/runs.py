@@ -17,6 +17,7 @@ from accounts.exceptions import DomainError
 from accounts.models import Company
 
 from . import rules
+from .exceptions import MonthNotEnded
 from .models import BillingRun, Invoice
 from .money import quantize_money
 from .services import invoice_compute, invoice_finalize, previous_month
@@ -42,9 +43,10 @@ class Outcome:
     RECOMPUTED = "draft recomputed"
     FINALIZED = "finalized"
     FROZEN = "left unchanged"
+    NOT_ENDED = "skipped (month not ended)"
     FAILED = "failed"
 
-    ORDER = (CREATED, RECOMPUTED, FINALIZED, FROZEN, FAILED)
+    ORDER = (CREATED, RECOMPUTED, FINALIZED, FROZEN, NOT_ENDED, FAILED)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class RunResult:
                 f"already {invoice.get_status_display().lower()} as {invoice.number}, "
                 f"left unchanged, total {self.total}"
             )
+        if self.outcome == Outcome.NOT_ENDED:
+            return f"skipped: {self.error}"
         if self.outcome == Outcome.FAILED:
             done = f"draft computed, total {self.total}; " if invoice else ""
             return f"{done}failed: {self.error}"
@@ -86,24 +90,33 @@ class RunResult:
         return f"{self.company.slug} {self.month:%Y-%m}: {self.summary}"
 
 
+def month_not_ended_message(*, company: Company, month: date) -> str:
+    """Why ``month`` cannot be billed yet for ``company``, naming when it ends."""
+    _, end = rules.month_bounds(month, company.zone)
+    return (
+        f"{month:%B %Y} has not ended yet in {company.billing_timezone}: it ends on "
+        f"{end.astimezone(company.zone):%Y-%m-%d %H:%M} there "
+        f"({end:%Y-%m-%d %H:%M} UTC); nothing was computed."
+    )
+
+
 def billing_run_company(
     *, company: Company, month: date, finalize: bool = False, at: datetime
 ) -> RunResult:
     """Compute the company's invoice of ``month`` and, if asked, finalize it.
 
-    A ``DomainError`` (a missing rate or license price, a month not ended) is
-    reported in the result; the failing step changed nothing.
+    A month that has not ended in the company's time zone is skipped (D3: an
+    invoice is computed after its month ends; a draft of the month in progress
+    would be shown to the customer). A ``DomainError`` (a missing rate or license
+    price) is reported in the result; the failing step changed nothing.
     """
     month = date(month.year, month.month, 1)
-    if month > rules.month_of(at, company.zone):
+    if not rules.month_has_ended(month, at=at, zone=company.zone):
         return RunResult(
             company,
             month,
-            Outcome.FAILED,
-            error=(
-                f"{month:%B %Y} has not started yet in {company.billing_timezone}; "
-                "nothing was computed."
-            ),
+            Outcome.NOT_ENDED,
+            error=month_not_ended_message(company=company, month=month),
         )
     existed = Invoice.objects.filter(company=company, month=month).exists()
     try:
@@ -134,11 +147,29 @@ def billing_run(
     """D3: compute (and optionally finalize) every company's invoice of a month.
 
     Without ``month``, each company gets the last month that has ended in its
-    billing time zone. Only ``company`` when given. The run and its per-company
-    report are recorded as a ``BillingRun``.
+    billing time zone. Only ``company`` when given. A ``month`` that has not
+    ended in the zone of ``company`` (or of every company) raises
+    ``MonthNotEnded`` and nothing is recorded; without ``company``, the companies
+    whose month has not ended yet are skipped, each with a line saying when it
+    ends. The run and its per-company report are recorded as a ``BillingRun``.
     """
     at = at or timezone.now()
     companies = [company] if company else list(Company.objects.order_by("slug"))
+    if month is not None:
+        month = date(month.year, month.month, 1)
+        pending = [
+            c for c in companies if not rules.month_has_ended(month, at=at, zone=c.zone)
+        ]
+        if pending and len(pending) == len(companies):
+            if company is not None:
+                raise MonthNotEnded(
+                    month_not_ended_message(company=company, month=month)
+                )
+            first = min(companies, key=lambda c: rules.month_bounds(month, c.zone)[1])
+            raise MonthNotEnded(
+                f"{month:%B %Y} has not ended yet in any company's time zone. "
+                + month_not_ended_message(company=first, month=month)
+            )
     run = BillingRun.objects.create(
         month=month or previous_month(at, UTC),
         triggered_by=triggered_by[:200],

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, connection, transaction
@@ -37,6 +38,7 @@ from django.utils import timezone
 from accounts.locks import company_lock
 from accounts.models import Company, User
 from licensing import rules as license_rules
+from licensing.models import LicenseCountChange
 from licensing.selectors import license_count_history, license_price_history
 from messaging.models import Message
 from messaging.rules import CUSTOMER_SERVICE_WINDOW
@@ -501,7 +503,8 @@ def _entry_points_explain(*, company: Company) -> None:
 
 def tier_sets(*, company: Company, month: date) -> dict[tuple[int, str], list]:
     """F3: the tiers in force in ``month`` per (market, category): of each pair,
-    the set with the latest ``effective_from`` not after the month."""
+    the set with the latest ``effective_from`` not after the month (none when
+    that set is the end marker, ``rules.TIERS_END``)."""
     latest: dict[tuple[int, str], date] = {}
     rows = list(
         VolumeTier.objects.filter(
@@ -517,7 +520,7 @@ def tier_sets(*, company: Company, month: date) -> dict[tuple[int, str], list]:
         latest[key] = max(latest.get(key, since), since)
     sets: dict[tuple[int, str], list] = {}
     for market, category, since, start, rate, pk in rows:
-        if since == latest[(market, category)]:
+        if since == latest[(market, category)] and start != rules.TIERS_END:
             sets.setdefault((market, category), []).append(
                 rules.Tier(from_message=start, rate=rate, id=pk)
             )
@@ -1029,18 +1032,43 @@ def previous_month(at: datetime, zone) -> date:
 
 
 def companies_due(*, at: datetime) -> list[tuple[int, date]]:
-    """D3: (company, month) pairs whose month has ended in the company's zone and
-    whose invoice is not frozen yet."""
-    due = []
-    for company in Company.objects.all().only("pk", "billing_timezone"):
-        month = previous_month(at, company.zone)
-        due.append((company.pk, month))
-    frozen = set(
-        Invoice.objects.filter(
-            status__in=Invoice.FROZEN, month__in={m for _, m in due}
-        ).values_list("company_id", "month")
+    """D3: every (company, month) that has ended in the company's zone and has no
+    invoice yet, oldest first, from the company's start of billing
+    (``rules.billing_start``). A missed run is caught up by the next one; months
+    already invoiced (draft or frozen) are left to finalization. Two queries."""
+    first_license = LicenseCountChange.objects.filter(company=OuterRef("pk"))
+    first_delivery = Message.objects.filter(
+        company=OuterRef("pk"), delivered_at__isnull=False
     )
-    return [(pk, m) for pk, m in due if (pk, m) not in frozen]
+    companies = Company.objects.annotate(
+        first_license=Subquery(
+            first_license.order_by("effective_at").values("effective_at")[:1]
+        ),
+        first_delivery=Subquery(
+            first_delivery.order_by("delivered_at").values("delivered_at")[:1]
+        ),
+    ).values_list(
+        "pk", "billing_timezone", "created_at", "first_license", "first_delivery"
+    )
+    due = []
+    for pk, tz, created_at, first_license_at, first_delivery_at in companies:
+        zone = ZoneInfo(tz)
+        start = rules.billing_start(
+            created_at=created_at,
+            first_facts=(first_license_at, first_delivery_at),
+            zone=zone,
+        )
+        due += [(pk, m) for m in rules.months_ended_since(start, at=at, zone=zone)]
+    if not due:
+        return []
+    invoiced = set(
+        Invoice.objects.filter(month__gte=min(m for _, m in due)).values_list(
+            "company_id", "month"
+        )
+    )
+    return sorted(
+        ((pk, m) for pk, m in due if (pk, m) not in invoiced), key=lambda d: d[1]
+    )
 
 
 def invoices_finalize_due(*, at: datetime, grace: timedelta) -> list[int]:

@@ -154,11 +154,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
-    # Every hour at :15 on the 1st and 2nd of the month: compute the drafts of every
-    # company whose month has ended in its billing time zone (UTC-12 … UTC+14).
+    # Every hour at :15, every day: compute the draft of every company month that
+    # has ended in the company's billing time zone (UTC-12 … UTC+14) and has no
+    # invoice yet, so a missed run is caught up by the next one. Two queries and
+    # nothing enqueued when every ended month is invoiced.
     "compute-monthly-invoices": {
         "task": "billing.tasks.billing_month_run_task",
-        "schedule": crontab(minute=15, hour="*", day_of_month="1,2"),
+        "schedule": crontab(minute=15, hour="*"),
     },
     # Every 5 minutes: process again webhook deliveries whose processing failed or
     # whose task was lost (stored deliveries are never dropped).

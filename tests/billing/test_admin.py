@@ -571,10 +571,43 @@ def test_run_billing_reports_errors(cs_client, rates):
     ]
     assert not Invoice.objects.exists()
     early = cs_client.post(url, {"month": "2026-11", "finalize": "on"}, follow=True)
-    (result,) = early.context["results"]
-    assert not result.ok
-    assert "has not ended yet" in str(result)
-    assert _messages(early) == ["1 company: 1 failed; see the errors below."]
+    assert early.context["results"] is None
+    assert early.context["form"].errors["month"] == [
+        "November 2026 has not ended yet in any company's time zone. November 2026 "
+        "has not ended yet in UTC: it ends on 2026-12-01 00:00 there (2026-12-01 "
+        "00:00 UTC); nothing was computed."
+    ]
+    assert not Invoice.objects.exists() and not BillingRun.objects.exists()
+
+
+def test_run_billing_refuses_a_month_not_ended_in_the_company_zone(cs_client, cs_user):
+    # given companies in Madrid and UTC; 1 December 00:30 in Madrid is still
+    # 30 November 23:30 in UTC
+    madrid = CompanyFactory(slug="madrid", billing_timezone="Europe/Madrid")
+    utc = CompanyFactory(slug="utc-co", billing_timezone="UTC")
+    url = reverse("admin:billing_invoice_run_billing")
+    with time_machine.travel(datetime(2026, 11, 30, 23, 30, tzinfo=UTC), tick=False):
+        cs_client.force_login(cs_user)  # a fresh session at that time
+        # when: November for the UTC company
+        refused = cs_client.post(url, {"month": "2026-11", "company": utc.pk})
+        # then: a form error naming the month and when it ends there
+        assert refused.status_code == 200
+        assert refused.context["form"].errors["month"] == [
+            "November 2026 has not ended yet in UTC: it ends on 2026-12-01 00:00 "
+            "there (2026-12-01 00:00 UTC); nothing was computed."
+        ]
+        assert not Invoice.objects.exists() and not BillingRun.objects.exists()
+        # every company: Madrid is billed, the UTC company skipped with its line
+        response = cs_client.post(url, {"month": "2026-11"}, follow=True)
+    assert [str(r) for r in response.context["results"]] == [
+        "madrid 2026-11: draft created, total 0.00 EUR",
+        "utc-co 2026-11: skipped: November 2026 has not ended yet in UTC: it ends on "
+        "2026-12-01 00:00 there (2026-12-01 00:00 UTC); nothing was computed.",
+    ]
+    assert _messages(response) == [
+        "2 companies: 1 draft created, 1 skipped (month not ended)."
+    ]
+    assert list(Invoice.objects.values_list("company", "month")) == [(madrid.pk, NOV)]
 
 
 # --- rate cards --------------------------------------------------------------------------
@@ -643,8 +676,8 @@ def test_import_csv_adds_the_rates(cs_client, cs_user, rates):
             "file": _upload(
                 "\ufeffmarket,category,rate,currency,effective_from\n"
                 "Spain,marketing,0.0615,EUR,2026-01-01\n"
-                "France,marketing,0.1320,EUR,2026-01-01\n"
-                "France,utility,0.0275,EUR,2026-01-01\n"
+                "France,marketing,0.1320,EUR,2026-12-01\n"
+                "France,utility,0.0275,EUR,2026-12-01\n"
             )
         },
         follow=True,
@@ -666,7 +699,7 @@ def test_import_csv_with_errors_lists_them_and_imports_nothing(cs_client, rates)
         {
             "file": _upload(
                 "market,category,rate,currency,effective_from\n"
-                "France,marketing,0.1320,EUR,2026-01-01\n"
+                "France,marketing,0.1320,EUR,2026-12-01\n"
                 "Spian,marketing,0.0615,EUR,2026-01-01\n"
                 "Spain,marketing,0.0700,EUR,2026-01-01\n"
             )

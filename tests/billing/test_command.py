@@ -139,28 +139,79 @@ def test_the_exit_code_is_nonzero_from_the_shell(acme, globex):
     assert info.value.code == 1
 
 
-def test_finalizing_a_month_not_ended_fails_with_a_clear_error(acme):
-    out, err = StringIO(), StringIO()
-    with pytest.raises(CommandError, match="1 failed"):
-        call_command(
-            "run_billing", "--month", "2026-11", "--finalize", stdout=out, stderr=err
-        )
-    # the draft was computed (October has no invoice yet, so its charges wait for
-    # it instead of being carried over, C7), not finalized
-    assert err.getvalue().strip() == (
-        "acme-iberia 2026-11: draft computed, total 20.00 EUR; failed: Draft Acme "
-        "Iberia 2026-11 covers a month that has not ended yet (2026-12-01 00:00 UTC)."
-    )
-    assert Invoice.objects.get(company=acme).status == "draft"
+# 1 December 00:30 in Madrid = 30 November 23:30 UTC: November has ended in Madrid,
+# not in UTC nor in Mexico City.
+EDGE = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
+NOV = date(2026, 11, 1)
 
 
-def test_a_month_that_has_not_started_computes_nothing(acme):
-    (result,) = billing_run(month=date(2026, 12, 1), company=acme)
-    assert str(result) == (
-        "acme-iberia 2026-12: failed: December 2026 has not started yet in UTC; "
-        "nothing was computed."
+def _zones():
+    with time_machine.travel(datetime(2026, 1, 1, tzinfo=UTC), tick=False):
+        return {
+            tz: CompanyFactory(slug=slug, billing_timezone=tz)
+            for slug, tz in (
+                ("madrid", "Europe/Madrid"),
+                ("utc-co", "UTC"),
+                ("mexico", "America/Mexico_City"),
+            )
+        }
+
+
+def test_a_month_in_progress_in_the_company_zone_is_refused_and_nothing_is_created():
+    companies = _zones()
+    with time_machine.travel(EDGE, tick=False), pytest.raises(CommandError) as info:
+        run("--month", "2026-11", "--company", "utc-co")
+    assert str(info.value) == (
+        "November 2026 has not ended yet in UTC: it ends on 2026-12-01 00:00 there "
+        "(2026-12-01 00:00 UTC); nothing was computed."
     )
-    assert not Invoice.objects.filter(month=date(2026, 12, 1)).exists()
+    assert not Invoice.objects.exists() and not BillingRun.objects.exists()
+    # the same instant, Madrid's November has ended
+    with time_machine.travel(EDGE, tick=False):
+        out, _ = run("--month", "2026-11", "--company", "madrid")
+    assert out.splitlines()[0] == "madrid 2026-11: draft created, total 0.00 EUR"
+    assert Invoice.objects.get().company == companies["Europe/Madrid"]
+
+
+def test_the_month_edge_itself_counts_as_ended():
+    _zones()
+    # one second before 1 December 00:00 in Madrid, then exactly then
+    before = datetime(2026, 11, 30, 22, 59, 59, tzinfo=UTC)
+    with (
+        time_machine.travel(before, tick=False),
+        pytest.raises(CommandError, match="has not ended yet in Europe/Madrid"),
+    ):
+        run("--month", "2026-11", "--company", "madrid")
+    assert not Invoice.objects.exists()
+    with time_machine.travel(datetime(2026, 11, 30, 23, 0, tzinfo=UTC), tick=False):
+        run("--month", "2026-11", "--company", "madrid")
+    assert Invoice.objects.filter(month=NOV).count() == 1
+
+
+def test_without_company_the_companies_whose_month_has_not_ended_are_skipped():
+    companies = _zones()
+    with time_machine.travel(EDGE, tick=False):
+        out, err = run("--month", "2026-11")
+    assert err == ""
+    assert out.splitlines() == [
+        "madrid 2026-11: draft created, total 0.00 EUR",
+        "mexico 2026-11: skipped: November 2026 has not ended yet in "
+        "America/Mexico_City: it ends on 2026-12-01 00:00 there (2026-12-01 06:00 "
+        "UTC); nothing was computed.",
+        "utc-co 2026-11: skipped: November 2026 has not ended yet in UTC: it ends on "
+        "2026-12-01 00:00 there (2026-12-01 00:00 UTC); nothing was computed.",
+        "3 companies: 1 draft created, 2 skipped (month not ended)",
+    ]
+    (invoice,) = Invoice.objects.all()
+    assert invoice.company == companies["Europe/Madrid"]
+
+
+def test_a_month_that_has_ended_nowhere_is_refused_and_nothing_is_created(acme):
+    # 10 November: November is in progress everywhere, December has not started
+    for month in ("2026-11", "2026-12"):
+        with pytest.raises(CommandError, match="has not ended yet in any company"):
+            run("--month", month, "--finalize")
+    assert not Invoice.objects.exists() and not BillingRun.objects.exists()
 
 
 @pytest.mark.parametrize("month", ["2026-13", "2026-1", "October", "2026-10-01", ""])

@@ -4,6 +4,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
 
 from billing.exceptions import InvalidRateCard
 from billing.models import Market, Rate, RateCard
@@ -19,6 +23,13 @@ pytestmark = pytest.mark.django_db
 
 HEADER = "market,category,rate,currency,effective_from\n"
 JAN = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _before_the_rates():
+    """December 2025: the 2026 rates of these files take effect in the future."""
+    with time_machine.travel(datetime(2025, 12, 20, 12, tzinfo=UTC), tick=False):
+        yield
 
 
 @pytest.fixture
@@ -331,3 +342,116 @@ def test_one_card_per_owner_and_currency():
     rate_card_create(company=None, currency="EUR")
     with pytest.raises(InvalidRateCard, match="already has a EUR rate card"):
         rate_card_create(company=None, currency="EUR")
+
+
+# --- C6: no rate takes effect inside a month that has ended --------------------------
+
+# 1 December 00:30 in Madrid = 30 November 23:30 UTC: November has ended in Madrid,
+# not in UTC nor in Mexico City.
+EDGE = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
+
+
+def test_c6_a_rate_inside_an_ended_month_is_a_line_error_and_nothing_is_imported(
+    card,
+):
+    # given a draft November priced at 0.02; December 15th
+    with time_machine.travel(datetime(2026, 11, 2, tzinfo=UTC), tick=False):
+        _import(card, "Spain,utility,0.0200,EUR,2026-11-01\n")
+    with time_machine.travel(datetime(2026, 12, 15, 10, tzinfo=UTC), tick=False):
+        # when November is repriced after it ended
+        errors = _errors(
+            card,
+            "Spain,marketing,0.0615,EUR,2026-12-01\n"
+            "Spain,utility,6.0500,EUR,2026-11-10\n"
+            "Spain,utility,6.0500,EUR,2026-11-30T23:59:59+00:00\n",
+        )
+    # then each such row is refused with its line, the other row is not imported
+    message = (
+        "would take effect in a month that has ended; new rates take effect from "
+        "2026-12-01 on (the start of the month in progress), invoiced months are "
+        "never repriced"
+    )
+    assert errors == [
+        f"line 3: Spain utility from 2026-11-10 {message}",
+        f"line 4: Spain utility from 2026-11-30T23:59:59+00:00 {message}",
+    ]
+    assert list(card.rates.values_list("rate", flat=True)) == [Decimal("0.0200")]
+
+
+def test_c6_a_company_card_follows_the_company_zone_at_the_month_edge():
+    # given a company in Madrid and its card
+    madrid = CompanyFactory(billing_timezone="Europe/Madrid")
+    card = rate_card_create(company=madrid, currency="EUR")
+    with time_machine.travel(EDGE, tick=False):
+        # November has ended in Madrid: from Madrid's December on only
+        assert _errors(card, "Spain,utility,0.0200,EUR,2026-11-30T22:59:59Z\n") == [
+            "line 2: Spain utility from 2026-11-30T22:59:59+00:00 would take effect "
+            "in a month that has ended; new rates take effect from "
+            "2026-11-30T23:00:00+00:00 on (the start of the month in progress), "
+            "invoiced months are never repriced"
+        ]
+        assert _import(card, "Spain,utility,0.0200,EUR,2026-12-01T00:00:00+01:00\n")
+        assert card.rates.count() == 1
+
+
+def test_c6_a_price_list_rate_is_judged_in_the_strictest_zone_of_its_companies(card):
+    # given EUR companies in UTC and Madrid; November has ended in Madrid only
+    CompanyFactory(billing_timezone="UTC")
+    CompanyFactory(billing_timezone="Europe/Madrid")
+    with time_machine.travel(EDGE, tick=False):
+        # still November in UTC, but Madrid's November has ended
+        assert _errors(card, "Spain,utility,0.0200,EUR,2026-11-30T22:00:00Z\n")
+        # from Madrid's December on (in UTC, later that day) is fine
+        assert _import(card, "Spain,utility,0.0200,EUR,2026-11-30T23:00:00Z\n") == 1
+
+
+def test_c6_a_price_list_rate_without_companies_is_judged_in_utc(card):
+    with time_machine.travel(EDGE, tick=False):
+        assert _import(card, "Spain,utility,0.0200,EUR,2026-11-15\n") == 1
+
+
+@pytest.mark.parametrize(
+    "instant", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
+)
+def test_an_instant_out_of_range_in_utc_is_a_line_error(card, instant):
+    assert _errors(card, f"Spain,utility,0.0200,EUR,{instant}\n") == [
+        f"line 2: effective_from '{instant}' is out of range"
+    ]
+    assert not card.rates.exists()
+
+
+def _admin_import(card, text: str):
+    staff = StaffUserFactory()
+    staff.is_superuser = True
+    staff.save()
+    client = Client()
+    client.force_login(staff)
+    upload = SimpleUploadedFile("rates.csv", text.encode(), content_type="text/csv")
+    return client.post(
+        reverse("admin:billing_ratecard_import", args=[card.pk]), {"file": upload}
+    )
+
+
+def test_c6_the_admin_import_refuses_an_ended_month_and_an_out_of_range_instant(
+    card,
+):
+    with time_machine.travel(datetime(2026, 12, 15, 10, tzinfo=UTC), tick=False):
+        response = _admin_import(
+            card,
+            HEADER
+            + "Spain,utility,6.0500,EUR,2026-11-10\n"
+            + "Spain,utility,0.0200,EUR,0001-01-01T00:00:00+14:00\n"
+            + "Spain,marketing,0.0615,EUR,2027-01-01\n",
+        )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert (
+        "line 2: Spain utility from 2026-11-10 would take effect in a month that has "
+        "ended" in html
+    )
+    assert (
+        "line 3: effective_from &#x27;0001-01-01T00:00:00+14:00&#x27; is out of range"
+        in html
+    )
+    assert "has 2 errors; nothing was imported." in html
+    assert not card.rates.exists()

@@ -175,3 +175,45 @@ def test_month_of_uses_the_company_zone():
     at = datetime(2026, 10, 31, 23, 30, tzinfo=UTC)
     assert rules.month_of(at, ZoneInfo("UTC")) == date(2026, 10, 1)
     assert rules.month_of(at, ZoneInfo("Europe/Madrid")) == date(2026, 11, 1)
+
+
+# --- Has a month ended (D3) ----------------------------------------------------------
+
+MADRID = ZoneInfo("Europe/Madrid")
+MEXICO = ZoneInfo("America/Mexico_City")
+
+
+@pytest.mark.parametrize(
+    ("at", "zone", "ended"),
+    [
+        # 1 December 00:00 in Madrid is 30 November 23:00 UTC
+        (datetime(2026, 11, 30, 22, 59, 59, tzinfo=UTC), MADRID, False),
+        (datetime(2026, 11, 30, 23, 0, tzinfo=UTC), MADRID, True),
+        (datetime(2026, 11, 30, 23, 30, tzinfo=UTC), ZoneInfo("UTC"), False),
+        (datetime(2026, 12, 1, 0, 0, tzinfo=UTC), ZoneInfo("UTC"), True),
+        (datetime(2026, 12, 1, 5, 59, 59, tzinfo=UTC), MEXICO, False),
+        (datetime(2026, 12, 1, 6, 0, tzinfo=UTC), MEXICO, True),
+    ],
+)
+def test_month_has_ended_at_the_month_edge_in_the_zone(at, zone, ended):
+    assert rules.month_has_ended(date(2026, 11, 1), at=at, zone=zone) is ended
+
+
+@given(
+    at=st.datetimes(
+        min_value=datetime(2000, 1, 1),
+        max_value=datetime(2100, 1, 1),
+        timezones=st.just(UTC),
+    ),
+    t=st.datetimes(
+        min_value=datetime(1990, 1, 1),
+        max_value=datetime(2110, 1, 1),
+        timezones=st.just(UTC),
+    ),
+)
+def test_open_from_is_the_first_instant_in_no_ended_month_of_any_zone(at, t):
+    zones = [MADRID, MEXICO, ZoneInfo("UTC"), ZoneInfo("Pacific/Kiritimati")]
+    in_ended_month = any(
+        rules.month_has_ended(rules.month_of(t, z), at=at, zone=z) for z in zones
+    )
+    assert (t < rules.open_from(at=at, zones=zones)) is in_ended_month

@@ -20,7 +20,12 @@ from accounts.exceptions import DomainError
 from billing import rules
 from billing.models import Charge, ChargePolicy, ChargePolicyAssignment, InvoiceLine
 from billing.policies import PROVIDER_2026_10, STANDARD, policies_seed
-from billing.pricing import charge_policy_assign
+from billing.pricing import (
+    charge_policy_assign,
+    charge_policy_create,
+    charge_policy_update,
+)
+from billing.services import invoice_finalize
 from tests.billing_world import World, rate_card
 from tests.factories import CompanyAdminFactory
 
@@ -378,3 +383,93 @@ def test_f1_the_pricing_page_gives_instants_in_the_company_time_zone(client):
     page = client.get(reverse("billing:pricing")).content.decode()
     assert "Oct. 1, 2026, midnight" in page
     assert "6 a.m." not in page
+
+
+def _pilot(actor=None) -> ChargePolicy:
+    return charge_policy_create(
+        name="Pilot", marketing_in_window=False, actor=actor, description="A pilot."
+    )
+
+
+def test_f1_charge_policy_services_create_and_edit_until_a_finalized_invoice_used_it(
+    world,
+):
+    # given a new policy put in force for the company
+    pilot = _pilot()
+    assert (pilot.name, pilot.marketing_in_window, pilot.utility_in_window) == (
+        "Pilot",
+        False,
+        False,
+    )
+    with pytest.raises(DomainError, match="already exists"):
+        charge_policy_create(name="Pilot", actor=None)
+    charge_policy_assign(
+        company=world.company, policy=pilot, effective_from=SWITCH, actor=None
+    )
+    world.send_and_deliver("marketing", SWITCH + H)
+    # editable while only a draft used it
+    invoice = world.invoice(OCT)
+    charge_policy_update(policy=pilot, utility_in_window=True, actor=None)
+    pilot.refresh_from_db()
+    assert pilot.utility_in_window
+    # when a finalized invoice billed under it
+    with time_machine.travel(datetime(2026, 11, 5, tzinfo=UTC), tick=False):
+        invoice_finalize(invoice=invoice)
+    # then it is refused and nothing changes
+    with pytest.raises(DomainError, match="used by a finalized invoice"):
+        charge_policy_update(policy=pilot, name="Renamed", actor=None)
+    pilot.refresh_from_db()
+    assert pilot.name == "Pilot"
+    assert rules.policy_editable(billed_on_finalized_invoice=True) is False
+    assert rules.policy_editable(billed_on_finalized_invoice=False) is True
+
+
+def test_f1_the_admin_saves_policies_through_the_service_and_shows_its_refusal(
+    client, world, cs_user
+):
+    client.force_login(cs_user)
+    pilot = _pilot()
+    charge_policy_assign(
+        company=world.company, policy=pilot, effective_from=SWITCH, actor=None
+    )
+    world.send_and_deliver("marketing", SWITCH + H)
+    invoice = world.invoice(OCT)
+    url = reverse("admin:billing_chargepolicy_change", args=[pilot.pk])
+    form = {
+        "name": "Pilot",
+        "description": "A pilot.",
+        "marketing_outside_window": "on",
+        "utility_outside_window": "on",
+        "authentication_in_window": "on",
+        "authentication_outside_window": "on",
+        "service_rate_category": "utility",
+        # the read-only inline of its assignments
+        "assignments-TOTAL_FORMS": "1",
+        "assignments-INITIAL_FORMS": "1",
+        "assignments-0-id": str(pilot.assignments.get().pk),
+        "assignments-0-policy": str(pilot.pk),
+    }
+    # a duplicate name is the service's refusal, shown on the form
+    _pilot_b = charge_policy_create(name="Pilot B", actor=None)
+    refused = client.post(url, {**form, "name": _pilot_b.name})
+    assert refused.status_code == 200
+    assert "already exists" in refused.content.decode()
+    # editable while only drafts used it
+    edited = client.post(url, {**form, "utility_in_window": "on"})
+    assert edited.status_code == 302
+    pilot.refresh_from_db()
+    assert pilot.utility_in_window
+    # once a finalized invoice used it, the service refuses (the page is read only)
+    with time_machine.travel(datetime(2026, 11, 5, tzinfo=UTC), tick=False):
+        invoice_finalize(invoice=invoice)
+    assert client.post(url, form).status_code == 302  # nothing editable: no change
+    pilot.refresh_from_db()
+    assert pilot.utility_in_window
+    with pytest.raises(DomainError):
+        charge_policy_update(policy=pilot, utility_in_window=False, actor=None)
+    # a new policy from the admin records who created it
+    created = client.post(
+        reverse("admin:billing_chargepolicy_add"), {**form, "name": "Pilot C"}
+    )
+    assert created.status_code == 302, created.content
+    assert ChargePolicy.objects.get(name="Pilot C").created_by == cs_user

@@ -252,3 +252,56 @@ def test_f3_graduated_total_is_the_sum_of_each_tier_times_its_messages(
         lo, hi = max(bounds[i], offset + 1), min(bounds[i + 1], offset + count + 1)
         per_tier += rate * max(hi - lo, 0)
     assert quantize_money(one_by_one, "EUR") == quantize_money(per_tier, "EUR")
+
+
+def test_f3_an_empty_set_ends_the_tiers_from_its_month_through_the_service(world):
+    # given tiers from October, ended from November
+    tiers(world, rows=[(1, "0.0100")])
+    assert tiers(world, month=NOV, rows=[]) == []
+    october = utility_outside_window(world, 2, T)
+    november = utility_outside_window(world, 2, T + timedelta(days=31))
+    # then October is billed with the tier, November at the rate card
+    world.invoice(OCT)
+    world.invoice(NOV)
+    assert rates_of(october) == [D("0.0100")] * 2
+    assert rates_of(november) == [D("0.0300")] * 2
+    assert [tier.from_message for tier in tiers_in_force(world.company, NOV)] == []
+    # and tiers can start again later
+    tiers(world, month=date(2026, 12, 1), rows=[(1, "0.0050")])
+    assert [t.rate for t in tiers_in_force(world.company, date(2026, 12, 1))] == [
+        D("0.0050")
+    ]
+
+
+def tiers_in_force(company, month):
+    from billing.pricing import tiers_in_force as read
+
+    return read(company=company, month=month)
+
+
+def test_f3_customer_success_ends_a_tier_set_in_the_admin(client, world, cs_user):
+    # given tiers from October
+    tiers(world, rows=[(1, "0.0100")])
+    client.force_login(cs_user)
+    form = {
+        "company": world.company.pk,
+        "market": Market.objects.get(name="Spain").pk,
+        "category": "utility",
+        "effective_from": "2026-11-01",
+    }
+    url = reverse("admin:billing_volumetier_add")
+    # neither tiers nor the end option, or both: refused, nothing saved
+    for extra in ({"tiers": ""}, {"tiers": "1, 0.0200", "end_tiers": "on"}):
+        refused = client.post(url, {**form, **extra})
+        assert refused.status_code == 200
+        assert refused.context["adminform"].form.non_field_errors()
+    assert VolumeTier.objects.count() == 1
+    # when CS ends them from November
+    response = client.post(url, {**form, "tiers": "", "end_tiers": "on"})
+    assert response.status_code == 302, response.content
+    # then October keeps its tier, November is at the rate card
+    october = utility_outside_window(world, 1, T)
+    november = utility_outside_window(world, 1, T + timedelta(days=31))
+    world.invoice(OCT)
+    world.invoice(NOV)
+    assert rates_of(october + november) == [D("0.0100"), D("0.0300")]

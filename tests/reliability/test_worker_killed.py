@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from billing.models import Charge, Invoice, InvoiceLine
 from billing.rules import month_of
-from billing.services import invoice_preview, previous_month
+from billing.services import invoice_compute, invoice_preview, previous_month
 from config.celery_app import app
 from licensing.services import license_count_set
 from messaging.models import Message
@@ -190,6 +190,11 @@ def _populate(month):
         for ci, company in enumerate(world.companies):
             if ci % 3 == 0:
                 license_count_set(company=company, quantity=10 + ci % 7, actor=None)
+    # The month before (licenses were bought then) was billed by its own run, so
+    # the month run has exactly this month left to do (D3 catches up the others).
+    with time_machine.travel(start + relativedelta(days=1), tick=False):
+        for company in world.companies:
+            invoice_compute(company=company, month=month - relativedelta(months=1))
     # What autovacuum does after a bulk load (it is off on the test machine).
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
@@ -218,7 +223,8 @@ def test_a_worker_killed_mid_run_then_a_fresh_worker_and_a_second_trigger_bill_o
         preview = invoice_preview(company=company, month=month, collect=invoice_summary)
         expected[company.pk] = preview.extra
     preview_s = time.perf_counter() - started
-    assert not Invoice.objects.exists() and not Charge.objects.exists()
+    assert not Invoice.objects.filter(month=month).exists()
+    assert not Charge.objects.exists()
 
     # A worker with one process computes the companies one after the other.
     first, first_log = workers.start("doomed")
@@ -305,7 +311,7 @@ def test_a_worker_killed_mid_run_then_a_fresh_worker_and_a_second_trigger_bill_o
     # the totals of the undisturbed computation.
     invoices = list(Invoice.objects.filter(month=month))
     assert sorted(i.company_id for i in invoices) == sorted(c.pk for c in companies)
-    assert Invoice.objects.count() == COMPANIES
+    assert Invoice.objects.filter(month=month).count() == COMPANIES
     for invoice in invoices:
         lines = list(InvoiceLine.objects.filter(invoice=invoice).order_by("position"))
         assert [line.position for line in lines] == list(range(len(lines)))

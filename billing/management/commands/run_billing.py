@@ -3,14 +3,17 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Company
-from billing.runs import billing_run, month_parse, run_summary
+from billing.exceptions import MonthNotEnded
+from billing.runs import Outcome, billing_run, month_parse, run_summary
 
 
 class Command(BaseCommand):
     help = (
         "Compute every company's invoice of a month (the previous month in each "
         "company's billing time zone by default); --finalize also numbers them. "
-        "Safe to re-run: drafts are recomputed, finalized invoices never change."
+        "Safe to re-run: drafts are recomputed, finalized invoices never change. "
+        "A month that has not ended in the company's time zone is refused (with "
+        "--company, or when it has ended nowhere) or skipped for that company."
     )
 
     def add_arguments(self, parser):
@@ -37,11 +40,19 @@ class Command(BaseCommand):
                     f"--company: no company with slug '{company}'."
                 ) from exc
 
-        results = billing_run(
-            month=month, company=company, finalize=finalize, triggered_by="run_billing"
-        )
+        try:
+            results = billing_run(
+                month=month,
+                company=company,
+                finalize=finalize,
+                triggered_by="run_billing",
+            )
+        except MonthNotEnded as exc:
+            raise CommandError(exc.message) from exc
         for result in results:
-            if result.ok:
+            if result.outcome == Outcome.NOT_ENDED:
+                self.stdout.write(self.style.WARNING(str(result)))
+            elif result.ok:
                 self.stdout.write(str(result))
             else:
                 self.stderr.write(self.style.ERROR(str(result)))
