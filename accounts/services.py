@@ -2,6 +2,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import Q
 
+from . import rules
 from .exceptions import DomainError
 from .models import Company, Team, User
 from .roles import CUSTOMER_SUCCESS_GROUP, CUSTOMER_SUCCESS_PERMISSIONS
@@ -55,4 +56,17 @@ def company_user_create(
 ) -> User:
     return User.objects.create_user(
         email=email, full_name=full_name, company=company, role=role, password=password
+    )
+
+
+def user_may_manage(*, actor: User, target: User | None) -> bool:
+    """May ``actor`` change ``target``'s password, email, flags and rights, or
+    delete it? ``None`` is a user not created yet."""
+    if target is None or target.pk is None:
+        return True
+    return rules.may_manage_account(
+        actor_is_superuser=actor.is_superuser,
+        target_is_superuser=target.is_superuser,
+        target_is_staff=target.is_staff,
+        is_self=target.pk == actor.pk,
     )
