@@ -96,10 +96,15 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Login throttling: 5 failures for one account from one address lock it for 15 min.
+# Login throttling: 5 failures for one account, from any number of addresses, lock
+# logins to it for 15 min. Counted per account, not per (account, address) pair, so
+# rotating addresses buys no extra tries. axes applies one limit to every entry of
+# AXES_LOCKOUT_PARAMETERS (the highest count wins), so the (account, address) pair
+# never locks before the account does; it stays listed because axes' system check
+# (axes.W006) wants an entry with the address.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
