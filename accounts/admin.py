@@ -32,7 +32,7 @@ from licensing.services import (
 from .exceptions import DomainError
 from .models import Company, Team, User
 from .rules import ACCOUNT_TAKEOVER_FIELDS
-from .services import team_members_validate, user_may_manage
+from .services import team_members_validate, user_may_manage, user_sessions_revoke
 
 
 def _can_manage_licenses(modeladmin, request) -> bool:
@@ -255,6 +255,13 @@ class UserAdmin(DjangoUserAdmin):
         ):
             raise PermissionDenied
         return super().user_change_password(request, id, form_url)
+
+    def save_model(self, request, obj, form, change):
+        deactivated = change and "is_active" in form.changed_data and not obj.is_active
+        super().save_model(request, obj, form, change)
+        if deactivated:
+            # Its sessions end now and stay ended once the user is active again.
+            user_sessions_revoke(user=obj)
 
     def has_delete_permission(self, request, obj=None):
         if not super().has_delete_permission(request, obj):

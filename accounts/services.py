@@ -1,6 +1,6 @@
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from . import rules
 from .exceptions import DomainError
@@ -70,3 +70,12 @@ def user_may_manage(*, actor: User, target: User | None) -> bool:
         target_is_staff=target.is_staff,
         is_self=target.pk == actor.pk,
     )
+
+
+def user_sessions_revoke(*, user: User) -> User:
+    """End every session of ``user``, on every session backend: the session epoch
+    is part of the hash Django checks on each request, so sessions opened before
+    this call no longer log in, even once the user is active again."""
+    User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
+    user.refresh_from_db(fields=["session_epoch"])
+    return user

@@ -11,6 +11,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.rules import may_manage_account
+from tests.accounts.admin_forms import change_url as _change_url
+from tests.accounts.admin_forms import post_change as _post_change
 from tests.factories import StaffUserFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,10 +22,6 @@ NEW_PASSWORD = "Very-long-new-passphrase-42"
 
 def _password_url(user) -> str:
     return reverse("admin:auth_user_password_change", args=[user.pk])
-
-
-def _change_url(user) -> str:
-    return reverse("admin:accounts_user_change", args=[user.pk])
 
 
 def _client(user) -> Client:
@@ -41,45 +39,6 @@ def _set_password(client, target):
             "usable_password": "true",
         },
     )
-
-
-def _change_form(target, **changes) -> dict:
-    """The change form as the admin posts it, with ``changes`` applied."""
-    data = {
-        "email": target.email,
-        "full_name": target.full_name,
-        "role": target.role,
-        "date_joined_0": target.date_joined.strftime("%Y-%m-%d"),
-        "date_joined_1": target.date_joined.strftime("%H:%M:%S"),
-        "_save": "Save",
-    }
-    flags = {
-        "is_active": target.is_active,
-        "is_staff": target.is_staff,
-        "is_superuser": target.is_superuser,
-    }
-    flags.update({k: v for k, v in changes.items() if k in flags})
-    data.update({k: "on" for k, v in flags.items() if v})
-    data.update({k: v for k, v in changes.items() if k not in flags})
-    # licenses inline of the user page, if any: empty management forms
-    return data
-
-
-def _post_change(client, target, **changes):
-    page = client.get(_change_url(target))
-    assert page.status_code == 200
-    data = _change_form(target, **changes)
-    for formset in page.context["inline_admin_formsets"]:
-        prefix = formset.formset.prefix
-        data.update(
-            {
-                f"{prefix}-TOTAL_FORMS": "0",
-                f"{prefix}-INITIAL_FORMS": "0",
-                f"{prefix}-MIN_NUM_FORMS": "0",
-                f"{prefix}-MAX_NUM_FORMS": "1000",
-            }
-        )
-    return client.post(_change_url(target), data)
 
 
 @pytest.fixture
