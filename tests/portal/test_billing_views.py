@@ -102,8 +102,7 @@ def test_invoice_detail_explains_every_line(client, world):
     assert "1 license for 31 days" in page
     assert "Marketing templates, Spain" in page
     assert (
-        "1 message was delivered free: inside an open customer service window"
-        in page
+        "1 message was delivered free: inside an open customer service window" in page
     )
     assert response.context["invoice"].total == invoice.total
     assert 'data-testid="invoice-total">€18.37' in page
