@@ -1,7 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.forms import (
+    ReadOnlyPasswordHashField,
+    ReadOnlyPasswordHashWidget,
+    UserChangeForm,
+    UserCreationForm,
+)
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
@@ -24,7 +31,8 @@ from licensing.services import (
 
 from .exceptions import DomainError
 from .models import Company, Team, User
-from .services import team_members_validate
+from .rules import ACCOUNT_TAKEOVER_FIELDS
+from .services import team_members_validate, user_may_manage, user_sessions_revoke
 
 
 def _can_manage_licenses(modeladmin, request) -> bool:
@@ -137,6 +145,23 @@ class CompanyUserChangeForm(UserChangeForm):
         fields = "__all__"
 
 
+class LockedPasswordHashWidget(ReadOnlyPasswordHashWidget):
+    """The password summary without the button to the password page."""
+
+    template_name = "accounts/widgets/read_only_password_hash_locked.html"
+
+
+def _locked_password_field() -> ReadOnlyPasswordHashField:
+    return ReadOnlyPasswordHashField(
+        label=_("Password"),
+        widget=LockedPasswordHashWidget,
+        help_text=_(
+            "Only a superuser can change the password of a superuser or of "
+            "another staff user."
+        ),
+    )
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     form = CompanyUserChangeForm
@@ -210,7 +235,38 @@ class UserAdmin(DjangoUserAdmin):
             readonly.append("company")
         if not request.user.is_superuser:
             readonly += ["is_superuser", "user_permissions", "groups"]
+        if not user_may_manage(actor=request.user, target=obj):
+            # A superuser's or another staff user's account: whoever changes its
+            # email, flags or rights can take it over.
+            readonly += [f for f in ACCOUNT_TAKEOVER_FIELDS if f not in readonly]
         return readonly
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is not None and not user_may_manage(actor=request.user, target=obj):
+            # base_fields is this class's own dict: the shared field stays as is.
+            form.base_fields["password"] = _locked_password_field()
+        return form
+
+    def user_change_password(self, request, id, form_url=""):
+        target = self.get_object(request, unquote(id))
+        if target is not None and not user_may_manage(
+            actor=request.user, target=target
+        ):
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
+
+    def save_model(self, request, obj, form, change):
+        deactivated = change and "is_active" in form.changed_data and not obj.is_active
+        super().save_model(request, obj, form, change)
+        if deactivated:
+            # Its sessions end now and stay ended once the user is active again.
+            user_sessions_revoke(user=obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if not super().has_delete_permission(request, obj):
+            return False
+        return user_may_manage(actor=request.user, target=obj)
 
     @admin.display(boolean=True, description=_("licensed"), ordering="has_license")
     def has_license(self, obj):

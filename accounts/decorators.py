@@ -5,6 +5,11 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
+from django.views.decorators.cache import cache_control
+
+# Pages and downloads of a company's invoices, usage, prices and fees: neither a
+# shared cache nor the browser's keeps a copy (Cache-Control: private, no-store).
+private_no_store = cache_control(private=True, no_store=True)
 
 
 def company_user_required(view):

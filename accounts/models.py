@@ -1,6 +1,7 @@
 import zoneinfo
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import (
     AbstractBaseUser,
     BaseUserManager,
@@ -11,6 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 currency_validator = RegexValidator(
@@ -146,6 +148,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    # Bumped to end every session of the user (accounts.services.user_sessions_revoke):
+    # it is part of the session auth hash Django checks on each request.
+    session_epoch = models.PositiveIntegerField(
+        _("session epoch"), default=0, editable=False
+    )
 
     objects = UserManager()
 
@@ -173,6 +180,26 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_full_name(self) -> str:
         return self.full_name or self.email
+
+    def _session_hash(self, secret=None) -> str:
+        if not self.session_epoch:
+            # Django's own hash: sessions opened before the field existed stay valid.
+            return super()._get_session_auth_hash(secret=secret)
+        return salted_hmac(
+            "accounts.User.get_session_auth_hash",
+            f"{self.password}:{self.session_epoch}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
+    def get_session_auth_hash(self) -> str:
+        """An HMAC of the password and the session epoch: a new password or a
+        revocation ends every session opened before it."""
+        return self._session_hash()
+
+    def get_session_auth_fallback_hash(self):
+        for fallback_secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._session_hash(secret=fallback_secret)
 
     def get_short_name(self) -> str:
         return self.get_full_name()

@@ -1,7 +1,8 @@
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
+from . import rules
 from .exceptions import DomainError
 from .models import Company, Team, User
 from .roles import CUSTOMER_SUCCESS_GROUP, CUSTOMER_SUCCESS_PERMISSIONS
@@ -56,3 +57,25 @@ def company_user_create(
     return User.objects.create_user(
         email=email, full_name=full_name, company=company, role=role, password=password
     )
+
+
+def user_may_manage(*, actor: User, target: User | None) -> bool:
+    """May ``actor`` change ``target``'s password, email, flags and rights, or
+    delete it? ``None`` is a user not created yet."""
+    if target is None or target.pk is None:
+        return True
+    return rules.may_manage_account(
+        actor_is_superuser=actor.is_superuser,
+        target_is_superuser=target.is_superuser,
+        target_is_staff=target.is_staff,
+        is_self=target.pk == actor.pk,
+    )
+
+
+def user_sessions_revoke(*, user: User) -> User:
+    """End every session of ``user``, on every session backend: the session epoch
+    is part of the hash Django checks on each request, so sessions opened before
+    this call no longer log in, even once the user is active again."""
+    User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
+    user.refresh_from_db(fields=["session_epoch"])
+    return user

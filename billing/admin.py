@@ -958,7 +958,7 @@ class SpendAlertAdmin(ViewOnlyAdmin):
     @admin.display(description=_("email"))
     def email_status(self, obj):
         if obj.email_error:
-            return format_html('<span style="color:#ba2121">{}</span>', obj.email_error)
+            return format_html('<span class="error-text">{}</span>', obj.email_error)
         if not obj.recipients:
             return _("no company admin to email")
         return ", ".join(obj.recipients)

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
-from accounts.decorators import company_admin_required
+from accounts.decorators import company_admin_required, private_no_store
 
 from . import alerts, charts, selectors
 from . import pricing as pricing_reads
@@ -28,6 +28,7 @@ from .templatetags.billing_tags import money
 PAGE = 25
 
 
+@private_no_store
 @company_admin_required
 def invoice_list(request):
     company = request.user.company
@@ -81,6 +82,7 @@ def invoice_context(invoice, lines) -> dict:
     }
 
 
+@private_no_store
 @company_admin_required
 def invoice_detail(request, pk):
     invoice = selectors.invoice_get(company=request.user.company, pk=pk)
@@ -93,6 +95,7 @@ def invoice_detail(request, pk):
     return render(request, "billing/invoice_detail.html", context)
 
 
+@private_no_store
 @company_admin_required
 def invoice_line_messages(request, pk, line_pk):
     invoice = selectors.invoice_get(company=request.user.company, pk=pk)
@@ -110,6 +113,7 @@ def invoice_line_messages(request, pk, line_pk):
     )
 
 
+@private_no_store
 @company_admin_required
 def invoice_free_templates(request, pk):
     invoice = selectors.invoice_get(company=request.user.company, pk=pk)
@@ -137,6 +141,7 @@ class _Echo:
         return value
 
 
+@private_no_store
 @company_admin_required
 def invoice_csv(request, pk):
     """Every charged message of the invoice, streamed (an invoice may hold millions)."""
@@ -185,6 +190,7 @@ def invoice_csv(request, pk):
     return response
 
 
+@private_no_store
 @company_admin_required
 def invoice_pdf(request, pk):
     from weasyprint import HTML
@@ -199,6 +205,7 @@ def invoice_pdf(request, pk):
     return response
 
 
+@private_no_store
 @company_admin_required
 def usage_current(request, budget_form=None):
     """This month so far: the same computation as the invoice, not saved."""
@@ -285,6 +292,7 @@ def budget_update(request):
     return redirect("billing:usage")
 
 
+@private_no_store
 @company_admin_required
 def pricing(request):
     """F1-F3: how the company is charged: its charge policies over time, the

@@ -4,7 +4,7 @@ delivered message differs from ours, by month, with the messages behind it."""
 from django.shortcuts import render
 from django_tables2 import RequestConfig
 
-from accounts.decorators import company_admin_required
+from accounts.decorators import company_admin_required, private_no_store
 
 from .models import PricingDisagreement
 from .reconciliation import disagreement_list, disagreement_months
@@ -14,6 +14,7 @@ from .tables_reconciliation import DisagreementTable
 PAGE = 50
 
 
+@private_no_store
 @company_admin_required
 def reconciliation(request):
     """Months with disagreements (newest first), then one month's messages

@@ -6,7 +6,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.decorators import company_admin_required, company_user_required
+from accounts.decorators import (
+    company_admin_required,
+    company_user_required,
+    private_no_store,
+)
 from accounts.exceptions import DomainError
 
 from .forms import LicenseRequestForm
@@ -29,6 +33,7 @@ from .services import (
 OWN_REQUESTS_SHOWN = 5
 
 
+@private_no_store
 @company_admin_required
 def licenses(request):
     """Purchased, assigned (to whom, and how each license is used), free, the

@@ -202,7 +202,7 @@ class WebhookDeliveryAdmin(ViewOnlyAdmin):
             pretty = json.dumps(json.loads(obj.body), indent=2, ensure_ascii=False)
         except ValueError:
             pretty = obj.body
-        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", pretty)
+        return format_html('<pre class="pre-wrap">{}</pre>', pretty)
 
     def has_change_permission(self, request, obj=None):
         # Used only by the reprocess action; the form stays read-only.

@@ -59,3 +59,50 @@ def test_forms_carry_csrf_tokens(client):
     assert response.status_code == 403
     page = csrf_client.get(reverse("login")).content.decode()
     assert "csrfmiddlewaretoken" in page
+
+
+def test_login_is_throttled_per_account_across_addresses(client, settings):
+    """An attacker who changes address at every try still gets only the limit of
+    failures on one account; the right password from yet another address is then
+    refused too, with the lockout page."""
+    CompanyAdminFactory(email="ana@example.com")
+    for i in range(settings.AXES_FAILURE_LIMIT - 1):
+        response = client.post(
+            reverse("login"),
+            {"username": "ana@example.com", "password": "wrong"},
+            REMOTE_ADDR=f"203.0.113.{i + 1}",
+        )
+        assert response.status_code == 200
+    locked = client.post(
+        reverse("login"),
+        {"username": "ana@example.com", "password": "wrong"},
+        REMOTE_ADDR="203.0.113.50",
+    )
+    assert locked.status_code == 429
+    response = client.post(
+        reverse("login"),
+        {"username": "ana@example.com", "password": "pw"},
+        REMOTE_ADDR="198.51.100.7",
+    )
+    assert response.status_code == 429
+    assert "Too many failed logins" in response.content.decode()
+    assert client.get(reverse("home")).status_code == 302
+
+
+def test_an_account_locked_from_elsewhere_does_not_lock_other_accounts(
+    client, settings
+):
+    CompanyAdminFactory(email="ana@example.com")
+    CompanyAdminFactory(email="ben@example.com")
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        client.post(
+            reverse("login"),
+            {"username": "ana@example.com", "password": "wrong"},
+            REMOTE_ADDR=f"203.0.113.{i + 1}",
+        )
+    response = client.post(
+        reverse("login"),
+        {"username": "ben@example.com", "password": "pw"},
+        REMOTE_ADDR="203.0.113.1",
+    )
+    assert response.status_code == 302

@@ -6,9 +6,14 @@ No browser is downloaded: Playwright launches the system's /usr/bin/chromium
 
 import os
 import shutil
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from tests.billing_world import World, rate_card
+from tests.factories import CompanyAdminFactory
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 CHROMIUM_FLAGS = [
@@ -68,3 +73,24 @@ def shot():
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
     return take
+
+
+_T = datetime(2026, 10, 6, 9, 0, tzinfo=UTC)
+
+
+# October 2026: three delivered marketing templates on a finalized invoice.
+@pytest.fixture
+def invoice_world(client, settings):
+    settings.WHATSAPP_SANDBOX_EMIT_STATUSES = False
+    rate_card(
+        rates={("Spain", "marketing"): "0.0615"},
+        effective_from=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    world = World(
+        client, start=_T, tax_rate=Decimal("0.21"), license_price=Decimal("15")
+    )
+    for i in range(3):
+        world.send_and_deliver("marketing", _T + timedelta(minutes=i))
+    invoice = world.finalize(world.invoice(date(2026, 10, 1)))
+    admin = CompanyAdminFactory(company=world.company, email="finance@e2e.example")
+    return world, invoice, admin

@@ -2,36 +2,17 @@
 
 import csv
 import io
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.billing_world import World, rate_card
-from tests.factories import CompanyAdminFactory, UserFactory
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 T = datetime(2026, 10, 6, 9, 0, tzinfo=UTC)
 PASSWORD = "pw"
-
-
-@pytest.fixture
-def invoice_world(client, settings):
-    settings.WHATSAPP_SANDBOX_EMIT_STATUSES = False
-    rate_card(
-        rates={("Spain", "marketing"): "0.0615"},
-        effective_from=datetime(2026, 1, 1, tzinfo=UTC),
-    )
-    world = World(
-        client, start=T, tax_rate=Decimal("0.21"), license_price=Decimal("15")
-    )
-    for i in range(3):
-        world.send_and_deliver("marketing", T + timedelta(minutes=i))
-    invoice = world.finalize(world.invoice(date(2026, 10, 1)))
-    admin = CompanyAdminFactory(company=world.company, email="finance@e2e.example")
-    return world, invoice, admin
 
 
 def login(page, base, email):
