@@ -72,10 +72,15 @@ def user_may_manage(*, actor: User, target: User | None) -> bool:
     )
 
 
+@transaction.atomic
 def user_sessions_revoke(*, user: User) -> User:
-    """End every session of ``user``, on every session backend: the session epoch
-    is part of the hash Django checks on each request, so sessions opened before
-    this call no longer log in, even once the user is active again."""
+    """End every session of ``user``, on every session backend, and delete their
+    API tokens: the session epoch is part of the hash Django checks on each
+    request, so sessions opened before this call no longer log in, even once the
+    user is active again; a reactivated user asks for a new token."""
+    from rest_framework.authtoken.models import Token
+
     User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
+    Token.objects.filter(user=user).delete()
     user.refresh_from_db(fields=["session_epoch"])
     return user

@@ -115,3 +115,23 @@ def test_own_password_change_keeps_the_current_session_after_a_revocation():
     assert _is_logged_in(session)
     # the password change ends the other sessions, as Django does
     assert not _is_logged_in(elsewhere)
+
+
+def test_deactivation_in_the_admin_also_deletes_the_users_api_tokens(cs_client):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    # given: an integration token of a user, and a colleague's
+    user = CompanyAdminFactory(email="ana@example.com")
+    colleague = CompanyAdminFactory(email="ben@example.com", company=user.company)
+    token, kept = Token.objects.create(user=user), Token.objects.create(user=colleague)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert api.get("/api/conversations/").status_code == 200
+    # when: Customer Success deactivate, then reactivate the user
+    assert post_change(cs_client, user, is_active=False).status_code == 302
+    user.refresh_from_db()
+    assert post_change(cs_client, user, is_active=True).status_code == 302
+    # then: the old token no longer works; the colleague's does
+    assert api.get("/api/conversations/").status_code == 401
+    assert list(Token.objects.values_list("key", flat=True)) == [kept.key]
