@@ -256,7 +256,7 @@ class VolumeTierAdmin(AppendOnlyAdmin):
         "market",
         "category",
         "effective_from",
-        "from_message",
+        "starts_at",
         "rate",
         "currency",
         "created_by",
@@ -268,10 +268,14 @@ class VolumeTierAdmin(AppendOnlyAdmin):
 
     # Append only: a set is changed by entering a new one from a month.
 
+    @admin.display(description=_("from message number"), ordering="from_message")
+    def starts_at(self, obj):
+        return _("No tiers from this month") if obj.ends_tiers else obj.from_message
+
     def save_model(self, request, obj, form, change):
         if form.created:
             obj.pk = form.created[0].pk
-        else:  # the set was ended: the marker row the service wrote
+        else:  # the set was ended: the row without tiers the service wrote
             obj.pk = (
                 VolumeTier.objects.filter(
                     company=form.cleaned_data["company"],

@@ -156,6 +156,10 @@ def charge_policy_update(
     return policy
 
 
+# The largest message number the column holds (a PositiveIntegerField).
+TIER_START_MAX = 2_147_483_647
+
+
 def _parse_tiers(tiers) -> list[tuple[int, Decimal]]:
     parsed: list[tuple[int, Decimal]] = []
     for start, raw in tiers:
@@ -165,7 +169,7 @@ def _parse_tiers(tiers) -> list[tuple[int, Decimal]]:
             raise InvalidPricing(f"Tier {start!r}: not a message number.") from None
         if start < 1:
             raise InvalidPricing("A tier starts at message 1 or later.")
-        if start >= rules.TIERS_END:
+        if start > TIER_START_MAX:
             raise InvalidPricing(f"Tier {start}: the message number is too large.")
         rate, problem = rate_parse(str(raw).strip())
         if problem:
@@ -209,14 +213,14 @@ def volume_tiers_set(
         company=company, market=market, category=category, effective_from=effective_from
     ).delete()
     if not parsed:
-        # One marker row ends the set in force before (rules.TIERS_END).
+        # One row without a start or a rate ends the set in force before.
         VolumeTier.objects.create(
             company=company,
             market=market,
             category=category,
             currency=company.billing_currency,
-            from_message=rules.TIERS_END,
-            rate=Decimal("0"),
+            from_message=None,
+            rate=None,
             effective_from=effective_from,
             created_by=actor,
         )
@@ -301,7 +305,7 @@ def tiers_upcoming(*, company: Company, after: date) -> list[VolumeTier]:
     """F3: tiers agreed for later months (an end marker is not a tier)."""
     return list(
         VolumeTier.objects.filter(company=company, effective_from__gt=after)
-        .exclude(from_message=rules.TIERS_END)
+        .exclude(from_message__isnull=True)
         .select_related("market")
         .order_by("effective_from", "market__name", "category", "from_message")
     )

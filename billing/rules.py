@@ -160,12 +160,6 @@ def policy_segments(
     return steps
 
 
-# F3: ``from_message`` of the one row that records "no tiers from this month on"
-# (a set that ends the one before it, so the rate card applies again). The
-# largest value the column holds; never a real tier, never shown as one.
-TIERS_END = 2_147_483_647
-
-
 @dataclass(frozen=True)
 class Tier:
     from_message: int  # the first charged message of the month it prices (1-based)

@@ -504,7 +504,7 @@ def _entry_points_explain(*, company: Company) -> None:
 def tier_sets(*, company: Company, month: date) -> dict[tuple[int, str], list]:
     """F3: the tiers in force in ``month`` per (market, category): of each pair,
     the set with the latest ``effective_from`` not after the month (none when
-    that set is the end marker, ``rules.TIERS_END``)."""
+    that set ends the tiers: a row without ``from_message``)."""
     latest: dict[tuple[int, str], date] = {}
     rows = list(
         VolumeTier.objects.filter(
@@ -520,7 +520,7 @@ def tier_sets(*, company: Company, month: date) -> dict[tuple[int, str], list]:
         latest[key] = max(latest.get(key, since), since)
     sets: dict[tuple[int, str], list] = {}
     for market, category, since, start, rate, pk in rows:
-        if since == latest[(market, category)] and start != rules.TIERS_END:
+        if since == latest[(market, category)] and start is not None:
             sets.setdefault((market, category), []).append(
                 rules.Tier(from_message=start, rate=rate, id=pk)
             )

@@ -158,14 +158,21 @@ class VolumeTier(models.Model):
     currency = models.CharField(
         _("currency"), max_length=3, validators=[currency_validator]
     )
+    # Empty in the one row of a set that ends the tiers from its month (the rate
+    # card applies again): then the rate is empty too.
     from_message = models.PositiveIntegerField(
-        _("from message number"), validators=[MinValueValidator(1)]
+        _("from message number"),
+        validators=[MinValueValidator(1)],
+        null=True,
+        blank=True,
     )
     rate = models.DecimalField(
         _("rate"),
         max_digits=12,
         decimal_places=RATE_DECIMAL_PLACES,
         validators=[MinValueValidator(Decimal("0"))],
+        null=True,
+        blank=True,
     )
     # The first day of the first month the tier set applies to.
     effective_from = models.DateField(_("effective from month"))
@@ -209,10 +216,25 @@ class VolumeTier(models.Model):
                 condition=models.Q(category__in=["utility", "authentication"]),
                 name="volumetier_category",
             ),
+            models.CheckConstraint(
+                condition=models.Q(from_message__isnull=True, rate__isnull=True)
+                | models.Q(from_message__isnull=False, rate__isnull=False),
+                name="volumetier_end_has_no_rate",
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.ends_tiers:
+            return (
+                f"{self.company} {self.market} {self.category}: no tiers "
+                f"({self.effective_from:%Y-%m})"
+            )
         return (
             f"{self.company} {self.market} {self.category} from #{self.from_message}: "
             f"{self.rate} {self.currency} ({self.effective_from:%Y-%m})"
         )
+
+    @property
+    def ends_tiers(self) -> bool:
+        """Whether this row ends the tiers from its month instead of being one."""
+        return self.from_message is None
