@@ -20,10 +20,10 @@ from .exceptions import InvalidPricing
 from .models import ChargePolicy, Market, RateCard
 from .money import RATE_QUANTUM
 from .policies import PROVIDER_2026_10
-from .pricing import charge_policy_assign, volume_tiers_set
-from .rate_cards import COLUMNS, rate_card_create, rate_card_import
+from .rules import previous_month
 from .runs import RunResult, billing_run_company
-from .services import previous_month
+from .services.pricing import charge_policy_assign, volume_tiers_set
+from .services.rate_cards import COLUMNS, rate_card_create, rate_card_import
 
 logger = logging.getLogger(__name__)
 

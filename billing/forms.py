@@ -12,8 +12,8 @@ from .exceptions import InvalidRateCard
 from .models import InvoiceLine, RateCard
 from .money import currency_exponent
 from .rate_cards import COLUMNS, rate_card_validate
+from .rules import previous_month
 from .runs import MONTH_FORMAT, month_parse
-from .services import previous_month
 
 RATE_CARD_FILE_MAX_BYTES = 2 * 1024 * 1024
 

@@ -12,6 +12,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from dateutil.relativedelta import relativedelta
+
 from messaging.rules import (  # noqa: F401 - F2 rules, re-exported for billing
     ENTRY_POINT_ANSWER_WITHIN,
     ENTRY_POINT_FREE_FOR,
@@ -264,6 +266,11 @@ def months_ended_since(start: date, *, at: datetime, zone: ZoneInfo) -> list[dat
         months.append(month)
         month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
     return months
+
+
+def previous_month(at: datetime, zone) -> date:
+    """The last month that has fully ended at ``at`` in ``zone``."""
+    return month_of(at, zone) - relativedelta(months=1)
 
 
 @dataclass(frozen=True)

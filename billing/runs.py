@@ -20,7 +20,8 @@ from . import rules
 from .exceptions import MonthNotEnded
 from .models import BillingRun, Invoice
 from .money import quantize_money
-from .services import invoice_compute, invoice_finalize, previous_month
+from .rules import previous_month
+from .services import invoice_compute, invoice_finalize
 
 MONTH_FORMAT = "YYYY-MM"
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Company
 
-from . import services
+from . import selectors, services
 from .models import Invoice
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def invoice_compute_task(self, company_id: int, month: str) -> dict:
 @shared_task(acks_late=True)
 def billing_month_run_task() -> int:
     """D3: fan out one compute per company whose month has ended in its zone."""
-    due = services.companies_due(at=timezone.now())
+    due = selectors.months_to_bill(at=timezone.now())
     for company_id, month in due:
         invoice_compute_task.delay(company_id, month.isoformat())
     logger.info("Billing run: %d company months enqueued", len(due))
@@ -77,7 +77,7 @@ def invoice_finalize_task(self, invoice_id: int) -> dict:
 def invoices_finalize_due_task() -> int:
     """Finalize drafts once the grace period for late webhooks has passed."""
     grace = timedelta(days=settings.BILLING_FINALIZE_GRACE_DAYS)
-    due = services.invoices_finalize_due(at=timezone.now(), grace=grace)
+    due = selectors.drafts_due_for_finalization(at=timezone.now(), grace=grace)
     for invoice_id in due:
         invoice_finalize_task.delay(invoice_id)
     return len(due)

@@ -21,8 +21,8 @@ from django.db import connection
 from django.utils import timezone
 
 from billing.models import Charge, Invoice, InvoiceLine
-from billing.rules import month_of
-from billing.services import invoice_compute, invoice_preview, previous_month
+from billing.rules import month_of, previous_month
+from billing.services import invoice_compute, invoice_preview
 from config.celery_app import app
 from licensing.services import license_count_set
 from messaging.models import Message

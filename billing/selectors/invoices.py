@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 from accounts.models import Company
 from messaging.models import Message
 
-from .models import Charge, Invoice, InvoiceLine
-from .rules import Reason, month_bounds
+from ..models import Charge, Invoice, InvoiceLine
+from ..rules import Reason, month_bounds
 
 
 def invoice_list(*, company: Company) -> QuerySet[Invoice]:

@@ -1,0 +1,58 @@
+"""Billing reads, one module per concern; every public read is importable from
+``billing.selectors``.
+
+- ``invoices``: invoices, lines and the charges behind them for the portal (D4)
+- ``charges``: delivered messages and the facts a charge needs (C1, B1, C6, F2)
+- ``pricing``: charge policies over time and volume tiers in force (F1, F3)
+- ``runs``: months still to bill, drafts due for finalization (D3)
+"""
+
+from .charges import charge_facts, delivered_messages
+from .invoices import (
+    billable_charges,
+    daily_activity,
+    daily_charges,
+    free_charges,
+    invoice_get,
+    invoice_lines,
+    invoice_list,
+    line_charges,
+    line_get,
+    reason_text,
+)
+from .pricing import (
+    PolicyPeriod,
+    charge_policy_billed,
+    policy_periods,
+    policy_terms,
+    policy_timeline,
+    tier_sets,
+    tiers_in_force,
+    tiers_upcoming,
+)
+from .runs import drafts_due_for_finalization, months_to_bill
+
+__all__ = [
+    "invoice_list",
+    "invoice_get",
+    "invoice_lines",
+    "line_get",
+    "line_charges",
+    "free_charges",
+    "billable_charges",
+    "reason_text",
+    "daily_activity",
+    "daily_charges",
+    "delivered_messages",
+    "charge_facts",
+    "policy_timeline",
+    "policy_terms",
+    "tier_sets",
+    "charge_policy_billed",
+    "PolicyPeriod",
+    "policy_periods",
+    "tiers_in_force",
+    "tiers_upcoming",
+    "months_to_bill",
+    "drafts_due_for_finalization",
+]

@@ -1,0 +1,87 @@
+"""Credit notes (D2): corrections of finalized invoices, never edits."""
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+
+from .. import rules
+from ..exceptions import (
+    InvalidCredit,
+)
+from ..models import (
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+)
+from ..money import ZERO, quantize_money
+from .documents import _sequence_next
+
+
+@transaction.atomic
+def credit_note_issue(
+    *, invoice: Invoice, amounts: dict[int, Decimal], reason: str, actor: User | None
+) -> CreditNote:
+    """D2: correct a finalized invoice with a credit note referencing its lines.
+
+    ``amounts`` maps invoice line ids to the amount credited (> 0, at most what is
+    left of the line after earlier credit notes). Tax is credited at the
+    invoice's rate.
+    """
+    invoice = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
+    if invoice.status not in (Invoice.Status.FINALIZED, Invoice.Status.PAID):
+        raise InvalidCredit(
+            "Only finalized or paid invoices are corrected by credit notes."
+        )
+    if not reason.strip():
+        raise InvalidCredit("Say why the credit note is issued.")
+    if not amounts:
+        raise InvalidCredit("Credit at least one line.")
+    lines = {
+        line.pk: line
+        for line in invoice.lines.exclude(kind=InvoiceLine.Kind.TAX).filter(
+            pk__in=amounts
+        )
+    }
+    note_lines = []
+    currency = invoice.currency
+    for line_id, raw in amounts.items():
+        line = lines.get(line_id)
+        if line is None:
+            raise InvalidCredit(
+                f"Line {line_id} is not a creditable line of {invoice}."
+            )
+        amount = quantize_money(Decimal(raw), currency)
+        credited = sum((c.amount for c in line.credits.all()), ZERO)
+        if amount <= 0 or amount > line.amount - credited:
+            raise InvalidCredit(
+                f"{line.description}: credit must be more than 0 and at most "
+                f"{line.amount - credited} {currency}."
+            )
+        note_lines.append(
+            CreditNoteLine(
+                invoice_line=line, description=line.description, amount=amount
+            )
+        )
+    subtotal = rules.invoice_total(n.amount for n in note_lines)
+    tax = rules.tax_amount(
+        subtotal=subtotal, tax_rate=invoice.tax_rate, currency=currency
+    )
+    year = timezone.now().year
+    note = CreditNote.objects.create(
+        invoice=invoice,
+        number=f"CN-{year}-{_sequence_next('CN', year):06d}",
+        reason=reason.strip()[:500],
+        currency=currency,
+        subtotal=subtotal,
+        tax=tax,
+        total=subtotal + tax,
+        created_by=actor,
+    )
+    for n in note_lines:
+        n.credit_note = note
+    CreditNoteLine.objects.bulk_create(note_lines)
+    return note

@@ -1,0 +1,117 @@
+"""Invoice documents (D2): gapless numbering, finalization and the guarded transitions to
+paid and void."""
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import (
+    F,
+)
+from django.utils import timezone
+
+from accounts.locks import company_lock
+from accounts.models import Company
+
+from ..exceptions import (
+    InvalidTransition,
+)
+from ..models import (
+    DocumentSequence,
+    Invoice,
+)
+from .invoices import _invoice_recompute
+
+
+def _sequence_next(kind: str, year: int) -> int:
+    """Take the next number of a gapless sequence; rolls back with the caller."""
+    try:
+        with transaction.atomic():
+            DocumentSequence.objects.get_or_create(kind=kind, year=year)
+    except IntegrityError:
+        pass  # created concurrently; the lock below serialises us
+    sequence = DocumentSequence.objects.select_for_update(no_key=True).get(
+        kind=kind, year=year
+    )
+    sequence.last_number = F("last_number") + 1
+    sequence.save(update_fields=["last_number"])
+    sequence.refresh_from_db(fields=["last_number"])
+    return sequence.last_number
+
+
+def _company_details(company: Company) -> dict:
+    return {
+        "name": company.name,
+        "email": company.billing_email,
+        "address": company.billing_address,
+        "country": company.country,
+        "timezone": company.billing_timezone,
+    }
+
+
+@transaction.atomic
+def invoice_finalize(*, invoice: Invoice, at: datetime | None = None) -> Invoice:
+    """D2: recompute a draft one last time, number it and freeze it."""
+    at = at or timezone.now()
+    company = company_lock(invoice.company_id)
+    invoice = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
+    if invoice.status != Invoice.Status.DRAFT:
+        raise InvalidTransition(
+            f"{invoice} is {invoice.get_status_display().lower()}, not a draft."
+        )
+    if at < invoice.period_end:
+        raise InvalidTransition(
+            f"{invoice} covers a month that has not ended yet ({invoice.period_end:%Y-%m-%d %H:%M} UTC)."
+        )
+    _invoice_recompute(company=company, invoice=invoice)
+    from .. import reconciliation  # F4: every pricing disagreement reviewed first
+
+    unreviewed = reconciliation.unreviewed_count(invoice=invoice)
+    if unreviewed:
+        raise reconciliation.DisagreementsUnreviewed(invoice=invoice, count=unreviewed)
+    year = at.year
+    invoice.number = f"INV-{year}-{_sequence_next('INV', year):06d}"
+    invoice.status = Invoice.Status.FINALIZED
+    invoice.finalized_at = at
+    invoice.billing_details = _company_details(company)
+    invoice.save()
+    return invoice
+
+
+def _transition(
+    invoice: Invoice, *, allowed: tuple[str, ...], to: str, **fields
+) -> Invoice:
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
+        if locked.status not in allowed:
+            raise InvalidTransition(
+                f"{locked} is {locked.get_status_display().lower()}; it cannot become {to}."
+            )
+        locked.status = to
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        locked.save()
+        return locked
+
+
+def invoice_mark_paid(*, invoice: Invoice, at: datetime | None = None) -> Invoice:
+    return _transition(
+        invoice,
+        allowed=(Invoice.Status.FINALIZED,),
+        to=Invoice.Status.PAID,
+        paid_at=at or timezone.now(),
+    )
+
+
+def invoice_void(
+    *, invoice: Invoice, reason: str, at: datetime | None = None
+) -> Invoice:
+    """D2: void a finalized invoice; it keeps its number and its charges stay billed."""
+    if not reason.strip():
+        raise InvalidTransition("Say why the invoice is voided.")
+    return _transition(
+        invoice,
+        allowed=(Invoice.Status.FINALIZED,),
+        to=Invoice.Status.VOID,
+        voided_at=at or timezone.now(),
+        void_reason=reason.strip()[:300],
+    )
