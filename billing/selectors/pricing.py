@@ -23,13 +23,13 @@ from ..policies import SINCE_EVER
 
 
 @dataclass(frozen=True)
-class _PolicyStep:
+class PolicyStep:
     since: datetime | None  # None: from the beginning of time
     policy_id: int | None  # None: the contract's rules
     terms: rules.PolicyTerms
 
 
-def policy_timeline(*, company: Company) -> list[_PolicyStep]:
+def policy_timeline(*, company: Company) -> list[PolicyStep]:
     """F1: the company's charge policies over time (its own, else the default)."""
     assignments = list(
         ChargePolicyAssignment.objects.filter(
@@ -44,7 +44,7 @@ def policy_timeline(*, company: Company) -> list[_PolicyStep]:
         for p in ChargePolicy.objects.filter(pk__in={pk for _, pk in steps if pk})
     }
     return [
-        _PolicyStep(since, pk, terms[pk] if pk else rules.CONTRACT_TERMS)
+        PolicyStep(since, pk, terms[pk] if pk else rules.CONTRACT_TERMS)
         for since, pk in steps
     ]
 

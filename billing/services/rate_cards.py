@@ -209,7 +209,7 @@ def rate_card_import(
     at = at or timezone.now()
     # Serialise imports into the same card, so the existing-rate check holds.
     card = (
-        RateCard.objects.select_for_update(no_key=True)
+        RateCard.objects.select_for_update(no_key=True, of=("self",))
         .select_related("company")
         .get(pk=card.pk)
     )
