@@ -51,10 +51,26 @@ logger = logging.getLogger(__name__)
 # --- Webhook intake -------------------------------------------------------
 
 
-def _decode(body: bytes):
+def _decode(body: bytes) -> tuple[str, object]:
+    """Decode a webhook body once, strictly: UTF-8 text (no byte order mark, no
+    UTF-16/32, no encoded surrogates), then JSON of that very text. What this
+    accepts is exactly what ``delivery_process`` later reads from the stored
+    text, so an accepted body can always be processed."""
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedPayload("The body is not UTF-8 text.") from exc
+    if text.startswith("\ufeff"):
+        raise MalformedPayload(
+            "The body starts with a byte order mark; send UTF-8 JSON without one."
+        )
+    return text, _json_load(text)
+
+
+def _json_load(text: str):
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
         raise MalformedPayload("The body is not valid JSON.") from exc
 
 
@@ -71,14 +87,15 @@ def webhook_receive(
         body=body, header=signature, secret=settings.WHATSAPP_APP_SECRET
     ):
         raise InvalidSignature("Missing or wrong X-Hub-Signature-256.")
+    text, data = _decode(body)
     try:
-        parse_payload(_decode(body))
+        parse_payload(data)
     except PayloadError as exc:
         raise MalformedPayload(f"Not a WhatsApp webhook payload: {exc}.") from exc
     digest = hashlib.sha256(body).hexdigest()
     with transaction.atomic():
         delivery, created = WebhookDelivery.objects.get_or_create(
-            body_sha256=digest, defaults={"body": body.decode("utf-8")}
+            body_sha256=digest, defaults={"body": text}
         )
         if created or delivery.status in (
             WebhookDelivery.Status.RECEIVED,
@@ -126,7 +143,7 @@ def delivery_process(*, delivery_id: int) -> WebhookDelivery:
             delivery = WebhookDelivery.objects.select_for_update(no_key=True).get(
                 pk=delivery_id
             )
-            parsed = parse_payload(json.loads(delivery.body))
+            parsed = parse_payload(_json_load(delivery.body))
             ids = {c.phone_number_id for c in parsed.changes}
             numbers = {
                 n.phone_number_id: n
