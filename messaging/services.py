@@ -114,8 +114,14 @@ def _delivery_process_enqueue(delivery_id: int) -> None:
 
     try:
         delivery_process_task.delay(delivery_id)
-    except Exception:
-        logger.exception("Delivery %s stored; processing will be retried", delivery_id)
+    except Exception as exc:
+        # Recorded on the delivery (received or failed): the beat retries it,
+        # and the attempt that makes it a dead letter is logged at ERROR.
+        logger.warning(
+            "Delivery %s stored; processing will be retried (%s)",
+            delivery_id,
+            type(exc).__name__,
+        )
 
 
 def deliveries_retry(*, older_than: timedelta, max_attempts: int) -> list[int]:
@@ -189,9 +195,37 @@ def delivery_process(*, delivery_id: int) -> WebhookDelivery:
             error=f"{type(exc).__name__}: {exc}"[:2000],
             attempts=F("attempts") + 1,
         )
+        _dead_letter_log(delivery_id, exc)
         raise
     delivery.refresh_from_db()
     return delivery
+
+
+def _dead_letter_log(delivery_id: int, exc: Exception) -> None:
+    """Log at ERROR, once, the failure that makes a delivery a dead letter (no
+    longer retried by the beat). Only its id and the error type: the error text
+    may quote the body."""
+    attempts = (
+        WebhookDelivery.objects.filter(pk=delivery_id)
+        .values_list("attempts", flat=True)
+        .first()
+    )
+    if attempts is None:
+        return
+    limit = settings.WHATSAPP_WEBHOOK_MAX_ATTEMPTS
+    failed = WebhookDelivery.Status.FAILED
+    if rules.delivery_is_dead(
+        status=failed, attempts=attempts, max_attempts=limit
+    ) and not rules.delivery_is_dead(
+        status=failed, attempts=attempts - 1, max_attempts=limit
+    ):
+        logger.error(
+            "Webhook delivery %s failed %d times (%s): no longer retried; "
+            "reprocess it from the admin's dead letters once the cause is fixed",
+            delivery_id,
+            attempts,
+            type(exc).__name__,
+        )
 
 
 def inbound_messages_record(*, number: BusinessNumber, change: Change) -> int:

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db import DatabaseError
 
 from . import sandbox, services
@@ -28,5 +29,8 @@ def sandbox_statuses_emit_task(message_id: int) -> None:
 def deliveries_retry_task() -> int:
     """Beat: reprocess webhook deliveries whose processing failed or was lost."""
     return len(
-        services.deliveries_retry(older_than=timedelta(minutes=2), max_attempts=20)
+        services.deliveries_retry(
+            older_than=timedelta(minutes=2),
+            max_attempts=settings.WHATSAPP_WEBHOOK_MAX_ATTEMPTS,
+        )
     )

@@ -241,6 +241,9 @@ WHATSAPP_WEBHOOK_MAX_BYTES = env.int(
     "WHATSAPP_WEBHOOK_MAX_BYTES", default=3 * 1024 * 1024
 )
 DATA_UPLOAD_MAX_MEMORY_SIZE = WHATSAPP_WEBHOOK_MAX_BYTES
+# A stored delivery whose processing failed is retried by the beat (every 5 min)
+# this many times in all; then it is a dead letter, listed in the admin.
+WHATSAPP_WEBHOOK_MAX_ATTEMPTS = env.int("WHATSAPP_WEBHOOK_MAX_ATTEMPTS", default=20)
 # Sending: "sandbox" (no network; emits realistic statuses) or "cloud_api".
 WHATSAPP_TRANSPORT = env("WHATSAPP_TRANSPORT", default="sandbox")
 WHATSAPP_API_BASE_URL = env(
