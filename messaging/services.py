@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from accounts.queueing import enqueue_on_commit
 from licensing.services import send_permission_check
 
 from . import rules
@@ -121,6 +122,7 @@ def _delivery_process_enqueue(delivery_id: int) -> None:
             "Delivery %s stored; processing will be retried (%s)",
             delivery_id,
             type(exc).__name__,
+            exc_info=True,
         )
 
 
@@ -568,7 +570,7 @@ def message_send(
         ):
             from .tasks import sandbox_statuses_emit_task
 
-            transaction.on_commit(lambda: sandbox_statuses_emit_task.delay(pk))
+            enqueue_on_commit(sandbox_statuses_emit_task, pk)
     return message
 
 
