@@ -17,3 +17,5 @@ urlpatterns = [
     path("", include("licensing.urls")),
     path("", include("messaging.urls")),
 ]
+
+handler500 = "config.views.server_error"

@@ -1,6 +1,6 @@
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import reduce
 from operator import or_
@@ -15,6 +15,7 @@ from billing.rules import month_bounds, month_of
 
 from . import rules
 from .models import (
+    IdleLicenseNotice,
     LicenseAssignment,
     LicenseCountChange,
     LicensePrice,
@@ -404,3 +405,22 @@ def license_requests_of(*, user: User) -> QuerySet[LicenseRequest]:
 def companies_with_idle_licenses(*, at: datetime) -> list[int]:
     """Ids of the companies holding at least one idle license at ``at``."""
     return sorted(set(idle_assignments(at=at).values_list("company_id", flat=True)))
+
+
+def idle_license_notices_unsent(
+    *,
+    at: datetime,
+    older_than: timedelta = timedelta(minutes=10),
+    within: timedelta = timedelta(days=7),
+) -> list[int]:
+    """Notices recorded (``older_than`` ago, at most ``within``) but not emailed:
+    their email task was lost (broker down) or gave up (mail server down)."""
+    return list(
+        IdleLicenseNotice.objects.filter(
+            emailed_at__isnull=True,
+            created_at__lt=at - older_than,
+            created_at__gte=at - within,
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:500]
+    )

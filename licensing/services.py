@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from accounts.exceptions import DomainError
 from accounts.locks import company_lock
 from accounts.models import Company, Team, User
+from accounts.queueing import enqueue_on_commit
 
 from . import rules
 from .exceptions import (
@@ -404,7 +405,7 @@ def idle_license_notice_record(
             )
     except IntegrityError:
         return None  # another run recorded (and sends) this week's notice
-    transaction.on_commit(lambda: idle_license_notice_email_task.delay(notice.pk))
+    enqueue_on_commit(idle_license_notice_email_task, notice.pk)
     return notice
 
 

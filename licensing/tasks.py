@@ -9,6 +9,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from accounts.models import Company
+from accounts.queueing import enqueue
 
 from . import selectors, services
 
@@ -51,3 +52,13 @@ def idle_license_notice_record_task(self, company_id: int, at: str) -> int | Non
 def idle_license_notice_email_task(self, notice_id: int) -> str | None:
     notice = services.idle_license_notice_email(notice_id=notice_id)
     return notice.emailed_at.isoformat() if notice.emailed_at else None
+
+
+@shared_task(acks_late=True)
+def idle_license_notice_emails_retry_task() -> int:
+    """Beat (hourly): enqueue again the email of every notice recorded but not
+    emailed (``emailed_at`` guards against a second email)."""
+    ids = selectors.idle_license_notices_unsent(at=timezone.now())
+    for notice_id in ids:
+        enqueue(idle_license_notice_email_task, notice_id)
+    return len(ids)

@@ -1,5 +1,7 @@
 import json
+import logging
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
@@ -8,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin_base import ViewOnlyAdmin
 from accounts.exceptions import DomainError
 
-from . import rules
+from . import rules, selectors
 from .models import (
     BusinessNumber,
     Contact,
@@ -19,6 +21,8 @@ from .models import (
     WebhookDelivery,
 )
 from .services import delivery_reprocess
+
+logger = logging.getLogger(__name__)
 
 
 @admin.register(BusinessNumber)
@@ -153,6 +157,21 @@ class MessageStatusEventAdmin(ViewOnlyAdmin):
     show_full_result_count = False
 
 
+class DeadLetterFilter(admin.SimpleListFilter):
+    """Failed deliveries the beat no longer retries (messaging.rules)."""
+
+    title = _("retries")
+    parameter_name = "dead"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Dead letters"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return selectors.dead_deliveries(queryset=queryset)
+        return queryset
+
+
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ViewOnlyAdmin):
     list_display = (
@@ -161,9 +180,10 @@ class WebhookDeliveryAdmin(ViewOnlyAdmin):
         "status",
         "summary",
         "attempts",
+        "dead_letter",
         "processed_at",
     )
-    list_filter = ("status",)
+    list_filter = ("status", DeadLetterFilter)
     date_hierarchy = "received_at"
     search_fields = ("body_sha256", "body")
     actions = ["reprocess"]
@@ -196,6 +216,14 @@ class WebhookDeliveryAdmin(ViewOnlyAdmin):
             )
         return text
 
+    @admin.display(boolean=True, description=_("dead letter"))
+    def dead_letter(self, obj):
+        return rules.delivery_is_dead(
+            status=obj.status,
+            attempts=obj.attempts,
+            max_attempts=settings.WHATSAPP_WEBHOOK_MAX_ATTEMPTS,
+        )
+
     @admin.display(description=_("body"))
     def pretty_body(self, obj):
         try:
@@ -220,6 +248,19 @@ class WebhookDeliveryAdmin(ViewOnlyAdmin):
             except (DomainError, ValueError) as exc:
                 self.message_user(
                     request, f"Delivery {delivery.pk}: {exc}", messages.ERROR
+                )
+            except Exception as exc:  # noqa: BLE001 - kept on the delivery, shown
+                # The failure is recorded on the delivery (status, error); say so
+                # instead of a server error for the whole selection.
+                logger.warning(
+                    "Reprocessing delivery %s failed (%s)",
+                    delivery.pk,
+                    type(exc).__name__,
+                )
+                self.message_user(
+                    request,
+                    f"Delivery {delivery.pk}: {type(exc).__name__}: {exc}",
+                    messages.ERROR,
                 )
         self.message_user(
             request, _("%(n)d deliveries reprocessed.") % {"n": done}, messages.SUCCESS

@@ -193,3 +193,13 @@ def country_of(wa_id: str) -> str:
     region = phonenumbers.region_code_for_number(number) or ""
     # Non-geographic numbers (+800, +882, …) have the region "001": no country.
     return region if len(region) == 2 and region.isalpha() else ""
+
+
+# --- Webhook deliveries -----------------------------------------------------
+
+
+def delivery_is_dead(*, status: str, attempts: int, max_attempts: int) -> bool:
+    """A stored delivery is a dead letter when its processing failed and it has
+    been tried ``max_attempts`` times: the beat no longer retries it, Customer
+    Success reprocesses it from the admin once the cause is fixed."""
+    return status == "failed" and attempts >= max_attempts

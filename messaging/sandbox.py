@@ -5,7 +5,7 @@ same path as the provider's real POSTs, so the demo shows the whole lifecycle.
 """
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 
@@ -117,3 +117,29 @@ def sandbox_statuses_emit(*, message_id: int) -> None:
     ).get(pk=message_id)
     body, signature = signed_body(status_payload(message))
     webhook_receive(body=body, signature=signature)
+
+
+def sandbox_statuses_pending(
+    *,
+    at: datetime,
+    older_than: timedelta = timedelta(minutes=2),
+    within: timedelta = timedelta(days=1),
+) -> list[int]:
+    """Outbound messages sent through the sandbox (``older_than`` ago, at most
+    ``within``) that still have no status: their emission was lost (the broker
+    was down when they were sent). Empty unless the sandbox emits statuses."""
+    if not (
+        settings.WHATSAPP_TRANSPORT == "sandbox"
+        and settings.WHATSAPP_SANDBOX_EMIT_STATUSES
+    ):
+        return []
+    return list(
+        Message.objects.filter(
+            direction=Message.Direction.OUTBOUND,
+            status=Message.Status.ACCEPTED,
+            provider_timestamp__lt=at - older_than,
+            provider_timestamp__gte=at - within,
+        )
+        .order_by("provider_timestamp")
+        .values_list("pk", flat=True)[:500]
+    )

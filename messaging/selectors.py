@@ -1,12 +1,13 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Max, QuerySet
 
 from accounts.models import User
 
 from . import rules
-from .models import Conversation, Message, MessageTemplate
+from .models import Conversation, Message, MessageTemplate, WebhookDelivery
 
 
 def last_inbound_at(*, conversation: Conversation, at: datetime) -> datetime | None:
@@ -93,3 +94,15 @@ def entry_point_open(*, conversation: Conversation, at: datetime) -> bool:
         if window and window[0] <= at < window[1]:
             return True
     return False
+
+
+def dead_deliveries(
+    *, queryset: QuerySet[WebhookDelivery] | None = None
+) -> QuerySet[WebhookDelivery]:
+    """The deliveries ``rules.delivery_is_dead`` calls dead, as a queryset (of
+    ``queryset`` when given), with the maximum of attempts from the settings."""
+    queryset = WebhookDelivery.objects.all() if queryset is None else queryset
+    return queryset.filter(
+        status=WebhookDelivery.Status.FAILED,
+        attempts__gte=settings.WHATSAPP_WEBHOOK_MAX_ATTEMPTS,
+    )

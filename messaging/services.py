@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from accounts.queueing import enqueue_on_commit
 from licensing.services import send_permission_check
 
 from . import rules
@@ -53,10 +54,26 @@ logger = logging.getLogger(__name__)
 # --- Webhook intake -------------------------------------------------------
 
 
-def _decode(body: bytes):
+def _decode(body: bytes) -> tuple[str, object]:
+    """Decode a webhook body once, strictly: UTF-8 text (no byte order mark, no
+    UTF-16/32, no encoded surrogates), then JSON of that very text. What this
+    accepts is exactly what ``delivery_process`` later reads from the stored
+    text, so an accepted body can always be processed."""
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedPayload("The body is not UTF-8 text.") from exc
+    if text.startswith("\ufeff"):
+        raise MalformedPayload(
+            "The body starts with a byte order mark; send UTF-8 JSON without one."
+        )
+    return text, _json_load(text)
+
+
+def _json_load(text: str):
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
         raise MalformedPayload("The body is not valid JSON.") from exc
 
 
@@ -73,14 +90,15 @@ def webhook_receive(
         body=body, header=signature, secret=settings.WHATSAPP_APP_SECRET
     ):
         raise InvalidSignature("Missing or wrong X-Hub-Signature-256.")
+    text, data = _decode(body)
     try:
-        parse_payload(_decode(body))
+        parse_payload(data)
     except PayloadError as exc:
         raise MalformedPayload(f"Not a WhatsApp webhook payload: {exc}.") from exc
     digest = hashlib.sha256(body).hexdigest()
     with transaction.atomic():
         delivery, created = WebhookDelivery.objects.get_or_create(
-            body_sha256=digest, defaults={"body": body.decode("utf-8")}
+            body_sha256=digest, defaults={"body": text}
         )
         if created or delivery.status in (
             WebhookDelivery.Status.RECEIVED,
@@ -99,8 +117,15 @@ def _delivery_process_enqueue(delivery_id: int) -> None:
 
     try:
         delivery_process_task.delay(delivery_id)
-    except Exception:
-        logger.exception("Delivery %s stored; processing will be retried", delivery_id)
+    except Exception as exc:
+        # Recorded on the delivery (received or failed): the beat retries it,
+        # and the attempt that makes it a dead letter is logged at ERROR.
+        logger.warning(
+            "Delivery %s stored; processing will be retried (%s)",
+            delivery_id,
+            type(exc).__name__,
+            exc_info=True,
+        )
 
 
 def deliveries_retry(*, older_than: timedelta, max_attempts: int) -> list[int]:
@@ -128,7 +153,7 @@ def delivery_process(*, delivery_id: int) -> WebhookDelivery:
             delivery = WebhookDelivery.objects.select_for_update(no_key=True).get(
                 pk=delivery_id
             )
-            parsed = parse_payload(json.loads(delivery.body))
+            parsed = parse_payload(_json_load(delivery.body))
             ids = {c.phone_number_id for c in parsed.changes}
             numbers = {
                 n.phone_number_id: n
@@ -182,9 +207,37 @@ def delivery_process(*, delivery_id: int) -> WebhookDelivery:
             error=f"{type(exc).__name__}: {exc}"[:2000],
             attempts=F("attempts") + 1,
         )
+        _dead_letter_log(delivery_id, exc)
         raise
     delivery.refresh_from_db()
     return delivery
+
+
+def _dead_letter_log(delivery_id: int, exc: Exception) -> None:
+    """Log at ERROR, once, the failure that makes a delivery a dead letter (no
+    longer retried by the beat). Only its id and the error type: the error text
+    may quote the body."""
+    attempts = (
+        WebhookDelivery.objects.filter(pk=delivery_id)
+        .values_list("attempts", flat=True)
+        .first()
+    )
+    if attempts is None:
+        return
+    limit = settings.WHATSAPP_WEBHOOK_MAX_ATTEMPTS
+    failed = WebhookDelivery.Status.FAILED
+    if rules.delivery_is_dead(
+        status=failed, attempts=attempts, max_attempts=limit
+    ) and not rules.delivery_is_dead(
+        status=failed, attempts=attempts - 1, max_attempts=limit
+    ):
+        logger.error(
+            "Webhook delivery %s failed %d times (%s): no longer retried; "
+            "reprocess it from the admin's dead letters once the cause is fixed",
+            delivery_id,
+            attempts,
+            type(exc).__name__,
+        )
 
 
 def inbound_messages_record(*, number: BusinessNumber, change: Change) -> int:
@@ -562,7 +615,7 @@ def message_send(
         ):
             from .tasks import sandbox_statuses_emit_task
 
-            transaction.on_commit(lambda: sandbox_statuses_emit_task.delay(pk))
+            enqueue_on_commit(sandbox_statuses_emit_task, pk)
     return message
 
 

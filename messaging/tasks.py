@@ -1,7 +1,11 @@
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db import DatabaseError
+from django.utils import timezone
+
+from accounts.queueing import enqueue
 
 from . import sandbox, services
 
@@ -28,5 +32,17 @@ def sandbox_statuses_emit_task(message_id: int) -> None:
 def deliveries_retry_task() -> int:
     """Beat: reprocess webhook deliveries whose processing failed or was lost."""
     return len(
-        services.deliveries_retry(older_than=timedelta(minutes=2), max_attempts=20)
+        services.deliveries_retry(
+            older_than=timedelta(minutes=2),
+            max_attempts=settings.WHATSAPP_WEBHOOK_MAX_ATTEMPTS,
+        )
     )
+
+
+@shared_task
+def sandbox_statuses_retry_task() -> int:
+    """Beat: emit the statuses of sandbox messages whose emission was lost."""
+    ids = sandbox.sandbox_statuses_pending(at=timezone.now())
+    for message_id in ids:
+        enqueue(sandbox_statuses_emit_task, message_id)
+    return len(ids)

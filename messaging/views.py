@@ -21,10 +21,9 @@ def whatsapp_webhook(request):
     """GET: the verification handshake. POST: signed updates from the provider."""
     if request.method == "GET":
         return _handshake(request)
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    if not length.isdigit() or int(length) > settings.WHATSAPP_WEBHOOK_MAX_BYTES:
-        return JsonResponse({"error": "The body is larger than 3 MB."}, status=413)
-    body = request.body
+    body = _body(request)
+    if isinstance(body, HttpResponse):
+        return body
     try:
         delivery, created = webhook_receive(
             body=body, signature=request.headers.get("X-Hub-Signature-256")
@@ -45,6 +44,34 @@ def whatsapp_webhook(request):
         response["Retry-After"] = "30"
         return response
     return JsonResponse({"delivery": delivery.pk, "duplicate": not created}, status=200)
+
+
+def _too_large() -> JsonResponse:
+    return JsonResponse({"error": "The body is larger than 3 MB."}, status=413)
+
+
+def _body(request) -> bytes | HttpResponse:
+    """The raw body as sent, or the answer refusing it.
+
+    Django reads no body without a Content-Length. A chunked body (Transfer-
+    Encoding, no Content-Length) is read from the WSGI input when the server
+    says it ends there (``wsgi.input_terminated``, as gunicorn does); otherwise
+    the request is answered 411, not taken for an empty, wrongly signed body.
+    """
+    limit = settings.WHATSAPP_WEBHOOK_MAX_BYTES
+    length = request.META.get("CONTENT_LENGTH")
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if not length and chunked:
+        if not request.META.get("wsgi.input_terminated"):
+            return JsonResponse(
+                {"error": "Send the body with a Content-Length header."}, status=411
+            )
+        body = request.META["wsgi.input"].read(limit + 1)
+        return _too_large() if len(body) > limit else body
+    length = length or "0"
+    if not length.isdigit() or int(length) > limit:
+        return _too_large()
+    return request.body
 
 
 def _handshake(request):

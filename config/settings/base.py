@@ -182,6 +182,17 @@ CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Publishing fails fast when the broker is down (a request must not hang on it):
+# a short connect timeout and two quick retries. What could not be enqueued is
+# enqueued again by the sweeps below (accounts/queueing.py).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 CELERY_BEAT_SCHEDULE = {
     # Every hour at :15, every day: compute the draft of every company month that
     # has ended in the company's billing time zone (UTC-12 … UTC+14) and has no
@@ -197,6 +208,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "messaging.tasks.deliveries_retry_task",
         "schedule": crontab(minute="*/5"),
     },
+    # Every 5 minutes: emit the sandbox statuses of messages sent while the broker
+    # was down (nothing to do unless WHATSAPP_TRANSPORT is the sandbox).
+    "retry-sandbox-statuses": {
+        "task": "messaging.tasks.sandbox_statuses_retry_task",
+        "schedule": crontab(minute="*/5"),
+    },
     # Every day at 03:30 UTC: finalize drafts whose grace period has passed.
     "finalize-due-invoices": {
         "task": "billing.tasks.invoices_finalize_due_task",
@@ -207,6 +224,12 @@ CELERY_BEAT_SCHEDULE = {
     "email-idle-licenses": {
         "task": "licensing.tasks.idle_license_notices_task",
         "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
+    },
+    # Hourly at :40: email again idle-license notices recorded but not emailed
+    # (the broker or the mail server was down).
+    "retry-idle-license-emails": {
+        "task": "licensing.tasks.idle_license_notice_emails_retry_task",
+        "schedule": crontab(minute=40),
     },
     # Every 30 minutes (at :00 and :30): email company admins whose month so far has
     # crossed 50, 80 or 100 % of their monthly budget (once per threshold and month).
@@ -219,14 +242,30 @@ CELERY_BEAT_SCHEDULE = {
 BILLING_FINALIZE_GRACE_DAYS = env.int("BILLING_FINALIZE_GRACE_DAYS", default=3)
 
 # --- Cache ----------------------------------------------------------------
-if REDIS_URL:
-    CACHES = {
+
+
+def redis_cache(url: str) -> dict:
+    """The cache on Redis, never failing a request: with Redis down every read
+    is a miss and every write is dropped (logged), within half a second."""
+    return {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": url,
+            "OPTIONS": {
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 0.5,
+            },
         }
     }
-    # Sessions read from Redis, written through to PostgreSQL (survive a flush).
+
+
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "django_redis"
+if REDIS_URL:
+    CACHES = redis_cache(REDIS_URL)
+    # Sessions read from Redis, written through to PostgreSQL (survive a flush);
+    # with Redis down they are read from and written to PostgreSQL alone.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -272,6 +311,9 @@ WHATSAPP_WEBHOOK_MAX_BYTES = env.int(
     "WHATSAPP_WEBHOOK_MAX_BYTES", default=3 * 1024 * 1024
 )
 DATA_UPLOAD_MAX_MEMORY_SIZE = WHATSAPP_WEBHOOK_MAX_BYTES
+# A stored delivery whose processing failed is retried by the beat (every 5 min)
+# this many times in all; then it is a dead letter, listed in the admin.
+WHATSAPP_WEBHOOK_MAX_ATTEMPTS = env.int("WHATSAPP_WEBHOOK_MAX_ATTEMPTS", default=20)
 # Sending: "sandbox" (no network; emits realistic statuses) or "cloud_api".
 WHATSAPP_TRANSPORT = env("WHATSAPP_TRANSPORT", default="sandbox")
 WHATSAPP_API_BASE_URL = env(

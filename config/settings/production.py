@@ -1,7 +1,7 @@
 """Production hardening only; everything else comes from base.py and the environment."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import env, redis_cache
 
 # No defaults: production refuses to start without its secrets and services,
 # rather than fall back to the demo's public values, SQLite or an eager broker.
@@ -22,12 +22,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 REDIS_URL = env("REDIS_URL")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = False
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-    }
-}
+CACHES = redis_cache(REDIS_URL)
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
