@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.locks import company_lock
 from accounts.models import Company, User
+from accounts.periods import month_bounds
 
 from . import rules
 from .exceptions import InvalidPricing
@@ -202,7 +203,7 @@ def volume_tiers_set(
         raise InvalidPricing("Tiers start on the first day of a month.")
     company = company_lock(company)
     parsed = _parse_tiers(tiers)
-    start, _ = rules.month_bounds(effective_from, company.zone)
+    start, _ = month_bounds(effective_from, company.zone)
     frozen = _frozen_until(company=company)
     if frozen is not None and start < frozen:
         raise InvalidPricing(

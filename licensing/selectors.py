@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Company, User
-from billing.rules import month_bounds, month_of
+from accounts.periods import month_bounds, month_of
 
 from . import rules
 from .models import (
