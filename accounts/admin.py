@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import (
@@ -9,25 +9,7 @@ from django.contrib.auth.forms import (
     UserCreationForm,
 )
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
-
-from licensing.admin import (
-    LicenseAssignmentInline,
-    LicenseCountChangeInline,
-    LicensePriceInline,
-    run_license_action,
-)
-from licensing.models import LicenseAssignment
-from licensing.selectors import company_list_with_licenses
-from licensing.services import (
-    license_assign,
-    license_assign_company,
-    license_assign_team,
-    license_revoke,
-    license_revoke_company,
-    license_revoke_team,
-)
 
 from .exceptions import DomainError
 from .models import Company, Team, User
@@ -35,29 +17,21 @@ from .rules import ACCOUNT_TAKEOVER_FIELDS
 from .services import team_members_validate, user_may_manage, user_sessions_revoke
 
 
-def _can_manage_licenses(modeladmin, request) -> bool:
-    return request.user.has_perm(
-        "licensing.add_licenseassignment"
-    ) and request.user.has_perm("licensing.change_licenseassignment")
-
-
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
+    """A company's own fields; portal.admin adds its licenses (columns, inlines
+    and actions) on top."""
+
     list_display = (
         "name",
         "slug",
         "country",
         "billing_currency",
         "billing_timezone",
-        "licenses_purchased",
-        "licenses_assigned",
-        "licenses_free",
     )
     list_filter = ("country", "billing_currency")
     search_fields = ("name", "slug", "billing_email")
     prepopulated_fields = {"slug": ("name",)}
-    inlines = [LicenseCountChangeInline, LicensePriceInline, LicenseAssignmentInline]
-    actions = ["assign_all_users", "revoke_all_users"]
     fieldsets = (
         (None, {"fields": ("name", "slug", "country")}),
         (
@@ -73,64 +47,6 @@ class CompanyAdmin(admin.ModelAdmin):
             },
         ),
     )
-
-    def get_queryset(self, request):
-        return company_list_with_licenses()
-
-    @admin.display(description=_("purchased"), ordering="licenses_purchased")
-    def licenses_purchased(self, obj):
-        return obj.licenses_purchased
-
-    @admin.display(description=_("assigned"), ordering="licenses_assigned")
-    def licenses_assigned(self, obj):
-        return obj.licenses_assigned
-
-    @admin.display(description=_("free"))
-    def licenses_free(self, obj):
-        return max(obj.licenses_purchased - obj.licenses_assigned, 0)
-
-    @admin.action(
-        description=_("Assign a license to every active user"),
-        permissions=["manage_licenses"],
-    )
-    def assign_all_users(self, request, queryset):
-        for company in queryset:
-            run_license_action(
-                self,
-                request,
-                lambda c=company: license_assign_company(company=c, actor=request.user),
-                label=str(company),
-            )
-
-    @admin.action(
-        description=_("Revoke every license of the company"),
-        permissions=["manage_licenses"],
-    )
-    def revoke_all_users(self, request, queryset):
-        for company in queryset:
-            run_license_action(
-                self,
-                request,
-                lambda c=company: license_revoke_company(company=c, actor=request.user),
-                label=str(company),
-            )
-
-    has_manage_licenses_permission = _can_manage_licenses
-
-
-class LicensedFilter(admin.SimpleListFilter):
-    title = _("WhatsApp license")
-    parameter_name = "licensed"
-
-    def lookups(self, request, model_admin):
-        return (("yes", _("Licensed")), ("no", _("Not licensed")))
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(has_license=True)
-        if self.value() == "no":
-            return queryset.filter(has_license=False)
-        return queryset
 
 
 class CompanyUserCreationForm(UserCreationForm):
@@ -164,6 +80,9 @@ def _locked_password_field() -> ReadOnlyPasswordHashField:
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    """Who may change whom (no staff takeover); portal.admin adds the license
+    column, filter and actions on top."""
+
     form = CompanyUserChangeForm
     add_form = CompanyUserCreationForm
     ordering = ("email",)
@@ -172,15 +91,13 @@ class UserAdmin(DjangoUserAdmin):
         "full_name",
         "company",
         "role",
-        "has_license",
         "is_active",
         "is_staff",
     )
-    list_filter = (LicensedFilter, "role", "is_active", "is_staff", "company")
+    list_filter = ("role", "is_active", "is_staff", "company")
     list_select_related = ("company",)
     search_fields = ("email", "full_name", "company__name")
     readonly_fields = ("last_login", "date_joined")
-    actions = ["assign_license", "revoke_license"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         (_("Person"), {"fields": ("full_name", "company", "role")}),
@@ -214,19 +131,6 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
     )
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                has_license=Exists(
-                    LicenseAssignment.objects.filter(
-                        user=OuterRef("pk"), revoked_at__isnull=True
-                    )
-                )
-            )
-        )
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
@@ -268,57 +172,6 @@ class UserAdmin(DjangoUserAdmin):
             return False
         return user_may_manage(actor=request.user, target=obj)
 
-    @admin.display(boolean=True, description=_("licensed"), ordering="has_license")
-    def has_license(self, obj):
-        return obj.has_license
-
-    def _by_company(self, queryset):
-        by_company: dict[Company, list[User]] = {}
-        for user in queryset.select_related("company"):
-            if user.company is None:
-                continue
-            by_company.setdefault(user.company, []).append(user)
-        return by_company
-
-    @admin.action(
-        description=_("Assign a WhatsApp license"), permissions=["manage_licenses"]
-    )
-    def assign_license(self, request, queryset):
-        if queryset.filter(company__isnull=True).exists():
-            self.message_user(
-                request,
-                _(
-                    "Staff users without a company cannot hold a license. Nothing was assigned."
-                ),
-                messages.ERROR,
-            )
-            return
-        for company, users in self._by_company(queryset).items():
-            run_license_action(
-                self,
-                request,
-                lambda c=company, u=users: license_assign(
-                    company=c, users=u, actor=request.user
-                ),
-                label=str(company),
-            )
-
-    @admin.action(
-        description=_("Revoke the WhatsApp license"), permissions=["manage_licenses"]
-    )
-    def revoke_license(self, request, queryset):
-        for company, users in self._by_company(queryset).items():
-            run_license_action(
-                self,
-                request,
-                lambda c=company, u=users: license_revoke(
-                    company=c, users=u, actor=request.user
-                ),
-                label=str(company),
-            )
-
-    has_manage_licenses_permission = _can_manage_licenses
-
 
 class TeamForm(forms.ModelForm):
     class Meta:
@@ -338,12 +191,13 @@ class TeamForm(forms.ModelForm):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
+    """Teams and their members; portal.admin adds the license actions on top."""
+
     form = TeamForm
     list_display = ("name", "company", "member_count")
     list_filter = ("company",)
     search_fields = ("name", "company__name", "members__email")
     filter_horizontal = ("members",)
-    actions = ["assign_team", "revoke_team"]
 
     def get_queryset(self, request):
         from django.db.models import Count
@@ -358,31 +212,3 @@ class TeamAdmin(admin.ModelAdmin):
     @admin.display(description=_("members"), ordering="members_count")
     def member_count(self, obj):
         return obj.members_count
-
-    @admin.action(
-        description=_("Assign a license to every member"),
-        permissions=["manage_licenses"],
-    )
-    def assign_team(self, request, queryset):
-        for team in queryset:
-            run_license_action(
-                self,
-                request,
-                lambda t=team: license_assign_team(team=t, actor=request.user),
-                label=str(team),
-            )
-
-    @admin.action(
-        description=_("Revoke the licenses of every member"),
-        permissions=["manage_licenses"],
-    )
-    def revoke_team(self, request, queryset):
-        for team in queryset:
-            run_license_action(
-                self,
-                request,
-                lambda t=team: license_revoke_team(team=t, actor=request.user),
-                label=str(team),
-            )
-
-    has_manage_licenses_permission = _can_manage_licenses

@@ -14,6 +14,7 @@ from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 
 from accounts.models import Company, User
+from accounts.periods import month_bounds
 
 from . import rules
 from .exceptions import InvalidPricing
@@ -159,7 +160,7 @@ def _pricing_seed(*, actor: User | None, now) -> None:
     globex = Company.objects.filter(slug=POLICY_COMPANY).first()
     if globex is not None and not globex.charge_policies.exists():
         month = previous_month(now, globex.zone)
-        start, _ = rules.month_bounds(month, globex.zone)
+        start, _ = month_bounds(month, globex.zone)
         try:
             charge_policy_assign(
                 company=globex,

@@ -14,6 +14,10 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
+from accounts.periods import (  # noqa: F401 - C7 months, re-exported for billing
+    month_bounds,
+    month_of,
+)
 from messaging.rules import (  # noqa: F401 - F2 rules, re-exported for billing
     ENTRY_POINT_ANSWER_WITHIN,
     ENTRY_POINT_FREE_FOR,
@@ -195,14 +199,7 @@ def market_for(wa_id: str, prefixes: Iterable[tuple[str, str]]) -> str:
 
 
 # --- Billing months (C7) and license days (A5) ---------------------------------
-
-
-def month_bounds(month: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """Return the UTC instants [start, end) of a calendar month in ``zone``."""
-    start = datetime(month.year, month.month, 1, tzinfo=zone)
-    nxt = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-    end = datetime(nxt.year, nxt.month, 1, tzinfo=zone)
-    return start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC"))
+# month_bounds and month_of live in accounts.periods (imported above).
 
 
 def month_days(month: date, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
@@ -216,12 +213,6 @@ def month_days(month: date, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
         end = datetime(end_day.year, end_day.month, end_day.day, tzinfo=zone)
         bounds.append((start.astimezone(utc), end.astimezone(utc)))
     return bounds
-
-
-def month_of(at: datetime, zone: ZoneInfo) -> date:
-    """C7: the billing month (first day) of an instant in the company's zone."""
-    local = at.astimezone(zone)
-    return date(local.year, local.month, 1)
 
 
 def month_has_ended(month: date, *, at: datetime, zone: ZoneInfo) -> bool:

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.exceptions import DomainError
 from accounts.models import Company
+from accounts.periods import month_bounds
 
 from . import rules
 from .exceptions import MonthNotEnded
@@ -93,7 +94,7 @@ class RunResult:
 
 def month_not_ended_message(*, company: Company, month: date) -> str:
     """Why ``month`` cannot be billed yet for ``company``, naming when it ends."""
-    _, end = rules.month_bounds(month, company.zone)
+    _, end = month_bounds(month, company.zone)
     return (
         f"{month:%B %Y} has not ended yet in {company.billing_timezone}: it ends on "
         f"{end.astimezone(company.zone):%Y-%m-%d %H:%M} there "
@@ -166,7 +167,7 @@ def billing_run(
                 raise MonthNotEnded(
                     month_not_ended_message(company=company, month=month)
                 )
-            first = min(companies, key=lambda c: rules.month_bounds(month, c.zone)[1])
+            first = min(companies, key=lambda c: month_bounds(month, c.zone)[1])
             raise MonthNotEnded(
                 f"{month:%B %Y} has not ended yet in any company's time zone. "
                 + month_not_ended_message(company=first, month=month)

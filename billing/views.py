@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
 from accounts.decorators import company_admin_required, private_no_store
+from accounts.periods import month_bounds, month_of
 
 from . import alerts, charts, selectors
 from . import pricing as pricing_reads
@@ -20,7 +21,6 @@ from .filters import InvoiceFilter
 from .forms_portal import BudgetForm
 from .models import InvoiceLine
 from .money import quantize_money
-from .rules import month_bounds, month_of
 from .services import invoice_preview
 from .tables import ChargeTable, InvoiceTable, status_badge
 from .templatetags.billing_tags import money

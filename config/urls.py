@@ -1,14 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from accounts import views as account_views
+from portal import views as portal_views
 
 admin.site.site_header = "WhatsApp add-on · Customer Success"
 admin.site.site_title = "WhatsApp add-on admin"
 admin.site.index_title = "Companies, licenses, messages and invoices"
 
 urlpatterns = [
-    path("", account_views.home, name="home"),
+    path("", portal_views.home, name="home"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

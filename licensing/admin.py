@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_base import AppendOnlyAdmin, ReadOnlyInline, ViewOnlyAdmin
 from accounts.exceptions import DomainError
-from billing.templatetags.billing_tags import money
+from accounts.money import format_money
 
 from . import rules
 from .models import (
@@ -261,8 +261,8 @@ class LicenseAssignmentAdmin(admin.ModelAdmin):
                         a.user.get_full_name() for a in entry.assignments
                     ),
                     "count": entry.idle_count,
-                    "price": money(entry.monthly_price, entry.currency),
-                    "saving": money(entry.saving, entry.currency),
+                    "price": format_money(entry.monthly_price, entry.currency),
+                    "saving": format_money(entry.saving, entry.currency),
                 }
                 for entry in idle
             ],
@@ -411,7 +411,7 @@ class IdleLicenseNoticeAdmin(ViewOnlyAdmin):
 
     @admin.display(description=_("monthly saving"))
     def saving(self, obj):
-        return money(obj.monthly_saving, obj.currency)
+        return format_money(obj.monthly_saving, obj.currency)
 
     @admin.display(description=_("recipients"))
     def recipient_list(self, obj):

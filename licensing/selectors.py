@@ -2,18 +2,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import reduce
-from operator import or_
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Company, User
-from billing.rules import month_bounds, month_of
+from accounts.periods import month_bounds, month_of
 
-from . import rules
+from . import activity, rules
 from .models import (
     IdleLicenseNotice,
     LicenseAssignment,
@@ -147,27 +145,15 @@ def license_holders(*, company: Company) -> tuple[list[LicenseAssignment], list[
 
 # --- License insight ----------------------------------------------------------
 
-_SENT = "user__sent_messages__"
 
-
-def _sent_this_month_q(*, zones: Iterable[str], at: datetime) -> Q:
-    """Messages sent in the billing month (C7: the company's zone) holding ``at``.
-
-    With several zones (the admin lists every company) each zone's month is
-    matched to the companies billed in it: still one query.
-    """
-    zones = sorted(set(zones))
-    parts = []
-    for zone in zones:
-        start, end = month_bounds(month_of(at, ZoneInfo(zone)), ZoneInfo(zone))
-        part = Q(
-            **{f"{_SENT}provider_timestamp__gte": start},
-            **{f"{_SENT}provider_timestamp__lt": end},
-        )
-        if len(zones) > 1:
-            part &= Q(company__billing_timezone=zone)
-        parts.append(part)
-    return reduce(or_, parts) if parts else Q(pk__in=[])
+def _months_of(
+    *, zones: Iterable[str], at: datetime
+) -> dict[str, tuple[datetime, datetime]]:
+    """The billing month (C7: the company's zone) holding ``at``, for each zone."""
+    months = {}
+    for zone in sorted(set(zones)):
+        months[zone] = month_bounds(month_of(at, ZoneInfo(zone)), ZoneInfo(zone))
+    return months
 
 
 def assignments_with_activity(
@@ -183,6 +169,7 @@ def assignments_with_activity(
     ``at``; ``last_sent_at`` is the user's latest outbound message at any time,
     also before this assignment. ``zones`` are the billing time zones of the
     companies involved (all companies' zones when not given: one more query).
+    The sends are messaging's (``activity.SendActivity``).
     """
     if zones is None:
         zones = (
@@ -190,15 +177,8 @@ def assignments_with_activity(
             .values_list("billing_timezone", flat=True)
             .distinct()
         )
-    outbound = Q(**{f"{_SENT}direction": "out"})
-    this_month = outbound & _sent_this_month_q(zones=zones, at=at)
-    return queryset.annotate(
-        messages_this_month=Count("user__sent_messages", filter=this_month),
-        templates_this_month=Count(
-            "user__sent_messages",
-            filter=this_month & Q(**{f"{_SENT}template__isnull": False}),
-        ),
-        last_sent_at=Max(f"{_SENT}provider_timestamp", filter=outbound),
+    return activity.provider().assignments_with_sends(
+        queryset, months=_months_of(zones=zones, at=at)
     )
 
 
@@ -215,11 +195,11 @@ def idle_assignments(
     )
     if company is not None:
         queryset = queryset.filter(company=company)
-    return queryset.annotate(
-        last_sent_at=Max(
-            f"{_SENT}provider_timestamp", filter=Q(**{f"{_SENT}direction": "out"})
-        )
-    ).filter(Q(last_sent_at__isnull=True) | Q(last_sent_at__lte=cutoff))
+    return (
+        activity.provider()
+        .assignments_with_last_send(queryset)
+        .filter(Q(last_sent_at__isnull=True) | Q(last_sent_at__lte=cutoff))
+    )
 
 
 def license_prices_at(

@@ -9,10 +9,11 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
 from accounts.models import Company
+from accounts.periods import month_bounds
 from messaging.models import Message
 
 from ..models import Charge, Invoice, InvoiceLine
-from ..rules import Reason, month_bounds
+from ..rules import Reason
 
 
 def invoice_list(*, company: Company) -> QuerySet[Invoice]:

@@ -1,30 +1,24 @@
-"""Money and time formatting for the portal: the user's language, the company's zone."""
+"""Money and time formatting for the portal: the user's language, the company's zone.
 
-from datetime import datetime
+``money`` and ``in_zone`` are the shared filters of ``accounts.templatetags.format_tags``
+(one implementation), registered here too so billing's templates load one library.
+"""
+
 from decimal import Decimal
 
 from babel import Locale
-from babel.numbers import format_currency, format_decimal, format_percent, parse_pattern
+from babel.numbers import format_decimal, format_percent, parse_pattern
 from django import template
-from django.utils import timezone, translation
 
+from accounts.money import active_locale
+from accounts.templatetags.format_tags import ZoneTime, in_zone, money
 from billing.money import RATE_DECIMAL_PLACES
 
+__all__ = ["ZoneTime", "in_zone", "money"]
+
 register = template.Library()
-
-_LOCALES = {"es": "es_ES", "en": "en_US"}
-
-
-def _locale() -> str:
-    return _LOCALES.get((translation.get_language() or "en")[:2], "en_US")
-
-
-@register.filter
-def money(amount, currency):
-    """Format ``amount`` in ``currency`` for the active language: 1.234,50 € / €1,234.50."""
-    if amount is None or amount == "":
-        return "—"
-    return format_currency(Decimal(amount), currency, locale=_locale())
+register.filter("money", money)
+register.filter("in_zone", in_zone)
 
 
 @register.filter
@@ -32,7 +26,7 @@ def rate(amount, currency):
     """A per-message rate with its four decimals, in the language's currency pattern."""
     if amount is None:
         return "—"
-    locale = Locale.parse(_locale())
+    locale = Locale.parse(active_locale())
     pattern = parse_pattern(locale.currency_formats["standard"].pattern)
     pattern.frac_prec = (RATE_DECIMAL_PLACES, RATE_DECIMAL_PLACES)
     return pattern.apply(
@@ -43,7 +37,7 @@ def rate(amount, currency):
 @register.filter
 def percent(fraction):
     """A tax rate stored as a fraction (0.21), shown as a percentage (21 %)."""
-    return format_percent(Decimal(fraction), format="#,##0.##%", locale=_locale())
+    return format_percent(Decimal(fraction), format="#,##0.##%", locale=active_locale())
 
 
 @register.filter
@@ -61,34 +55,7 @@ def category_label(code):
 def number(value):
     if value is None:
         return "—"
-    return format_decimal(Decimal(value).normalize(), locale=_locale())
-
-
-class ZoneTime(datetime):
-    """An aware datetime that template filters such as ``date`` leave in its own
-    zone (they convert aware values to the active time zone, UTC here)."""
-
-    convert_to_local_time = False
-
-
-@register.filter
-def in_zone(value, zone):
-    """Convert an aware datetime to the company's billing time zone, and keep it
-    there through the ``date`` filter that usually follows."""
-    if value is None:
-        return None
-    local = timezone.localtime(value, zone)
-    return ZoneTime(
-        local.year,
-        local.month,
-        local.day,
-        local.hour,
-        local.minute,
-        local.second,
-        local.microsecond,
-        tzinfo=local.tzinfo,
-        fold=local.fold,
-    )
+    return format_decimal(Decimal(value).normalize(), locale=active_locale())
 
 
 @register.filter

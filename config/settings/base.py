@@ -46,6 +46,9 @@ INSTALLED_APPS = [
     "licensing",
     "messaging",
     "billing",
+    # The composition app above the four (README "Layering"); after them, so its
+    # admin replaces the accounts' own.
+    "portal",
 ]
 
 MIDDLEWARE = [
