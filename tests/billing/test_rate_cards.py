@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from billing.exceptions import InvalidRateCard
 from billing.models import Market, Rate, RateCard
-from billing.rate_cards import (
+from billing.services import (
     rate_card_create,
     rate_card_export,
     rate_card_import,

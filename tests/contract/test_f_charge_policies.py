@@ -20,12 +20,12 @@ from accounts.exceptions import DomainError
 from billing import rules
 from billing.models import Charge, ChargePolicy, ChargePolicyAssignment, InvoiceLine
 from billing.policies import PROVIDER_2026_10, STANDARD, policies_seed
-from billing.pricing import (
+from billing.services import (
     charge_policy_assign,
     charge_policy_create,
     charge_policy_update,
+    invoice_finalize,
 )
-from billing.services import invoice_finalize
 from tests.billing_world import World, rate_card
 from tests.factories import CompanyAdminFactory
 

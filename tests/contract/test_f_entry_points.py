@@ -15,7 +15,7 @@ from django.urls import reverse
 from billing import rules
 from billing.models import Charge, ChargePolicy, ChargePolicyAssignment
 from billing.policies import PROVIDER_2026_10, policies_seed
-from billing.pricing import charge_policy_assign
+from billing.services import charge_policy_assign
 from messaging.exceptions import WindowClosed
 from tests.billing_world import World, rate_card
 from tests.factories import CompanyAdminFactory

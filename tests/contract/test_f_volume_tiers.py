@@ -18,7 +18,7 @@ from accounts.exceptions import DomainError
 from billing import rules
 from billing.models import Charge, InvoiceLine, Market, VolumeTier
 from billing.money import quantize_money
-from billing.pricing import volume_tiers_set
+from billing.services import volume_tiers_set
 from tests.billing_world import World, rate_card
 from tests.factories import CompanyAdminFactory
 
@@ -274,7 +274,7 @@ def test_f3_an_empty_set_ends_the_tiers_from_its_month_through_the_service(world
 
 
 def tiers_in_force(company, month):
-    from billing.pricing import tiers_in_force as read
+    from billing.selectors import tiers_in_force as read
 
     return read(company=company, month=month)
 

@@ -8,7 +8,7 @@ import pytest
 
 from billing.models import ChargePolicy, ChargePolicyAssignment, Market
 from billing.policies import PROVIDER_2026_10, policies_seed
-from billing.pricing import charge_policy_assign, volume_tiers_set
+from billing.services import charge_policy_assign, volume_tiers_set
 from tests.billing_world import World, rate_card
 from tests.e2e.test_portal import login
 from tests.factories import CompanyAdminFactory

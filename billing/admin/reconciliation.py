@@ -15,10 +15,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .admin import MonthFilter, _invoice_link
-from .models import Invoice, PricingDisagreement
-from .reconciliation import disagreements_review, invoice_disagreement_counts
-from .templatetags.billing_tags import category_label
+from ..models import Invoice, PricingDisagreement
+from ..reconciliation import disagreements_review, invoice_disagreement_counts
+from ..templatetags.billing_tags import category_label
+from .base import MonthFilter, _invoice_link
 
 # Rows listed on the review confirmation page; the others are counted.
 REVIEW_PAGE_ROWS = 20

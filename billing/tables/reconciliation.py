@@ -5,8 +5,8 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .models import PricingDisagreement
-from .templatetags.billing_tags import category_label, in_zone
+from ..models import PricingDisagreement
+from ..templatetags.billing_tags import category_label, in_zone
 
 
 def verdict_text(billable: bool, category: str) -> str:

@@ -13,15 +13,15 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin_base import AppendOnlyAdmin
 from accounts.exceptions import DomainError
 
-from .models import ChargePolicy, ChargePolicyAssignment, VolumeTier
-from .pricing import (
+from ..models import ChargePolicy, ChargePolicyAssignment, VolumeTier
+from ..rules import TIERED_CATEGORIES
+from ..selectors.pricing import charge_policy_billed
+from ..services.pricing import (
     charge_policy_assign,
-    charge_policy_billed,
     charge_policy_create,
     charge_policy_update,
     volume_tiers_set,
 )
-from .rules import TIERED_CATEGORIES
 
 POLICY_MATRIX = (
     "marketing_in_window",

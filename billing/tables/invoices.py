@@ -1,11 +1,13 @@
+"""The portal's invoice and charge tables."""
+
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .models import Charge, Invoice
-from .selectors import reason_text
-from .templatetags.billing_tags import in_zone, money, rate
+from ..models import Charge, Invoice
+from ..selectors import reason_text
+from ..templatetags.billing_tags import in_zone, money, rate
 
 STATUS_BADGES = {
     Invoice.Status.DRAFT: "secondary",

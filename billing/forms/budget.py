@@ -4,7 +4,7 @@ decide (``billing.alerts.budget_set`` validates again)."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .alerts import InvalidBudget, budget_validate_amount
+from ..alerts import InvalidBudget, budget_validate_amount
 
 
 class BudgetForm(forms.Form):

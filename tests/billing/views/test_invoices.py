@@ -1,54 +1,19 @@
-"""The customer portal's billing pages through the test client."""
+"""The customer portal's invoice pages and downloads through the test client."""
 
 import csv
 import io
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import date
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from billing.models import Charge, Invoice
-from tests.billing_world import World, rate_card
-from tests.factories import CompanyAdminFactory, UserFactory
+from tests.billing.views.helpers import OCT, T
+from tests.billing.views.helpers import login as _login
+from tests.billing.views.helpers import traffic as _traffic
+from tests.factories import CompanyAdminFactory
 
 pytestmark = pytest.mark.django_db
-
-T = datetime(2026, 10, 6, 9, 0, tzinfo=UTC)
-OCT = date(2026, 10, 1)
-
-
-@pytest.fixture(autouse=True)
-def _statuses_by_hand(settings):
-    settings.WHATSAPP_SANDBOX_EMIT_STATUSES = False
-
-
-@pytest.fixture
-def world(client):
-    rate_card(
-        rates={
-            ("Spain", "marketing"): "0.0615",
-            ("Spain", "utility"): "0.0200",
-            ("Rest of Latin America", "marketing"): "0.0740",
-        },
-        effective_from=datetime(2026, 1, 1, tzinfo=UTC),
-    )
-    w = World(client, start=T, tax_rate=Decimal("0.21"), license_price=Decimal("15"))
-    w.admin = CompanyAdminFactory(company=w.company)
-    return w
-
-
-def _traffic(world, n_marketing=3):
-    for i in range(n_marketing):
-        world.send_and_deliver("marketing", T + timedelta(minutes=i))
-    world.contact_writes(T + timedelta(hours=1))
-    world.send_and_deliver("utility", T + timedelta(hours=2))  # free, window open
-
-
-def _login(client, user):
-    client.force_login(user)
-    return client
 
 
 def test_invoice_list_shows_invoices_with_status_and_totals(client, world):
@@ -180,26 +145,6 @@ def test_pdf_is_an_a4_document_with_the_invoice(client, world):
     assert f'filename="{invoice.number}.pdf"' in response["Content-Disposition"]
 
 
-def test_usage_so_far_equals_the_invoice_for_the_same_facts(client, world):
-    _traffic(world)
-    _login(client, world.admin)
-    with time_machine.travel(datetime(2026, 10, 20, tzinfo=UTC), tick=False):
-        page = client.get(reverse("billing:usage"))
-    assert page.status_code == 200
-    assert "<svg" in page.content.decode()
-    preview_total = page.context["invoice"].total
-    assert not Invoice.objects.exists()  # nothing was saved
-    assert world.invoice(OCT).total == preview_total
-
-
-def test_a_new_company_sees_empty_states_not_errors(client):
-    admin = CompanyAdminFactory()
-    _login(client, admin)
-    assert "No invoices yet" in client.get(reverse("billing:invoices")).content.decode()
-    assert client.get(reverse("billing:usage")).status_code == 200
-    assert client.get(reverse("licensing:licenses")).status_code == 200
-
-
 @pytest.mark.parametrize(
     "name",
     [
@@ -218,31 +163,6 @@ def test_another_companys_invoice_is_404(client, world, name):
     )
 
 
-@pytest.mark.parametrize(
-    "name,args",
-    [
-        ("billing:invoices", []),
-        ("billing:usage", []),
-        ("licensing:licenses", []),
-        ("billing:invoice", ["x"]),
-    ],
-)
-def test_agents_get_403_on_billing_pages(client, world, name, args):
-    invoice = world.invoice(OCT)
-    agent = UserFactory(company=world.company)
-    url = reverse(name, args=[invoice.pk] if args else [])
-    assert _login(client, agent).get(url).status_code == 403
-
-
 def test_anonymous_users_are_sent_to_login(client, world):
     response = client.get(reverse("billing:invoices"))
     assert response.status_code == 302 and "/accounts/login/" in response.url
-
-
-def test_licenses_page_shows_who_holds_one(client, world):
-    page = (
-        _login(client, world.admin).get(reverse("licensing:licenses")).content.decode()
-    )
-    assert world.agent.email in page
-    assert world.admin.email in page  # read-only user
-    assert "€15.00" in page

@@ -1,0 +1,1 @@
+"""The customer portal's billing pages, one module per page family."""
