@@ -286,7 +286,9 @@ class Message(models.Model):
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     # SHA-256 of the request the key was first used with (rules.send_fingerprint):
     # the same key with another request is refused instead of answered with this.
-    idempotency_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    idempotency_fingerprint = models.CharField(
+        max_length=64, blank=True, default="", db_default=""
+    )
     raw = models.JSONField(_("raw message object"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
