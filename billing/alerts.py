@@ -38,10 +38,10 @@ from accounts.locks import company_lock
 from accounts.models import Company, User
 from accounts.periods import month_of
 
-from . import alert_rules
-from .alert_rules import THRESHOLDS, BudgetProblem
 from .models import Invoice, InvoiceLine, MonthlyBudget, SpendAlert
 from .money import currency_exponent
+from .rules import alerts as alert_rules
+from .rules.alerts import THRESHOLDS, BudgetProblem
 from .services import invoice_preview
 
 logger = logging.getLogger(__name__)

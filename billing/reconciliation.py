@@ -5,7 +5,7 @@ compared with the provider's pricing object, and the review of the differences.
 (``services._invoice_recompute``), under the company's lock, so the
 disagreements of a month are as current as its charges. It is set-based: one
 GROUP BY over the month's priced messages finds the distinct (ours, provider's)
-combinations, the pure rule (``reconciliation_rules``) judges each combination
+combinations, the pure rule (``rules.reconciliation``) judges each combination
 once, and only the messages of disagreeing combinations are read. Rows whose
 facts did not change keep their review; changed facts clear it.
 
@@ -29,10 +29,10 @@ from accounts.locks import company_lock
 from accounts.models import Company, User
 from messaging.models import Message
 
-from . import reconciliation_rules
 from .exceptions import InvalidTransition
 from .models import Invoice, PricingDisagreement
 from .rules import SERVICE, Reason
+from .rules import reconciliation as reconciliation_rules
 
 # Facts that, when they change, reopen a reviewed disagreement.
 REVIEWED_FACTS = (

@@ -7,13 +7,13 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Company, currency_validator
 
-from ..alert_rules import THRESHOLDS
 from ..money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+from ..rules.alerts import THRESHOLDS
 
 
 class MonthlyBudget(models.Model):
     """A company's monthly spend budget: its admins get an email when the month so
-    far reaches 50 %, 80 % and 100 % of it (billing.alert_rules)."""
+    far reaches 50 %, 80 % and 100 % of it (billing.rules.alerts)."""
 
     company = models.OneToOneField(
         Company,
@@ -77,7 +77,7 @@ class SpendAlert(models.Model):
     )
     # First day of the billing month in the company's billing time zone (C7).
     month = models.DateField(_("month"))
-    # Percent of the budget: 50, 80 or 100 (alert_rules.THRESHOLDS).
+    # Percent of the budget: 50, 80 or 100 (rules.alerts.THRESHOLDS).
     threshold = models.PositiveSmallIntegerField(_("threshold (%)"))
     # The month so far (invoice total, tax included) and the budget when crossed.
     spent = models.DecimalField(

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Company
 from messaging.models import Message
 
-from ..reconciliation_rules import Kind as DisagreementKind
+from ..rules.reconciliation import Kind as DisagreementKind
 from .invoices import Invoice
 from .pricing import ChargeCategory
 
@@ -57,7 +57,7 @@ class PricingDisagreement(models.Model):
         _("our category"), max_length=20, choices=ChargeCategory.choices
     )
     ours_reason = models.CharField(_("our reason"), max_length=40, blank=True)
-    # The provider's: from ``Message.pricing`` (reconciliation_rules.provider_verdict).
+    # The provider's: from ``Message.pricing`` (rules.reconciliation.provider_verdict).
     provider_billable = models.BooleanField(_("charged by the provider"))
     provider_category = models.CharField(_("provider's category"), max_length=40)
     provider_type = models.CharField(_("provider's type"), max_length=40, blank=True)

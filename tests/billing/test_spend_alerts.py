@@ -20,13 +20,6 @@ from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.alert_rules import (
-    THRESHOLDS,
-    BudgetProblem,
-    budget_amount_problem,
-    budget_used,
-    thresholds_crossed,
-)
 from billing.alerts import (
     BUDGET_ERRORS,
     BudgetNotAllowed,
@@ -36,6 +29,13 @@ from billing.alerts import (
     spend_alerts_due,
 )
 from billing.models import MonthlyBudget, SpendAlert
+from billing.rules.alerts import (
+    THRESHOLDS,
+    BudgetProblem,
+    budget_amount_problem,
+    budget_used,
+    thresholds_crossed,
+)
 from billing.tasks import spend_alerts_run_task
 from tests import whatsapp
 from tests.billing_world import World, rate_card

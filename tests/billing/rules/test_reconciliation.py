@@ -1,11 +1,11 @@
-"""billing/reconciliation_rules.py (F4) without the database."""
+"""billing/rules/reconciliation.py (F4) without the database."""
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing import reconciliation_rules as r
-from billing.reconciliation_rules import Kind
+from billing.rules import reconciliation as r
+from billing.rules.reconciliation import Kind
 from tests import whatsapp
 
 OUR_CATEGORIES = ("marketing", "utility", "authentication", "service")

@@ -1,14 +1,14 @@
-"""Spend alert rules, as pure functions: which budget thresholds a month's running
+"""Spend alert rules (F5), as pure functions: which budget thresholds a month's running
 total has crossed, and which amounts may be a budget.
 
-No ORM and no clock. ``billing.alerts`` applies them to the month so far (the
-same total as the portal's "This month so far") and records what it sent.
-"""
+``billing.alerts`` applies them to the month so far (the same total as the portal's
+"This month so far") and records what it sent."""
 
 from decimal import Decimal
 
 # Percentages of the monthly budget that trigger an email, once each per month.
 THRESHOLDS = (50, 80, 100)
+
 
 # The budget column holds 16 digits with 4 decimals: at most 12 integer digits.
 BUDGET_LIMIT = Decimal("1000000000000")

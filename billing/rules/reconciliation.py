@@ -1,18 +1,18 @@
-"""F4 reconciliation (issue 8) as pure functions: what the provider's pricing
-object says about one delivered message, and whether that disagrees with our
-own classification (its ``Charge``, or no charge for a free free-form message).
+"""Reconciliation (F4) as pure functions: what the provider's pricing object says about
+one delivered message, and whether that disagrees with our own classification (its
+``Charge``, or no charge for a free free-form message).
 
-No ORM and no clock. ``billing.reconciliation.disagreements_sync`` applies them
-to every delivered message of an invoice's month.
-"""
+``billing.reconciliation.disagreements_sync`` applies them to every delivered message
+of an invoice's month."""
 
 from collections.abc import Mapping
 
-from .rules import AUTHENTICATION, SERVICE
+from .charges import AUTHENTICATION, SERVICE
 
 # The provider's pricing ``type`` of a message it charges (PMP); the others
 # (free_customer_service, free_entry_point, …) are free.
 PROVIDER_REGULAR = "regular"
+
 
 # Provider categories that name one of ours differently (F4).
 CATEGORY_ALIASES = {
@@ -20,9 +20,12 @@ CATEGORY_ALIASES = {
     # still an authentication template for us: the market decides our rate.
     "authentication_international": AUTHENTICATION,
 }
+
+
 # Provider categories that are always free, whatever ``billable`` says: the
 # conversation opened from an ad or a Facebook page (older, conversation-based).
 FREE_CATEGORIES = {"referral_conversion": SERVICE}
+
 
 # The longest provider value kept (hostile or new values are stored, not trusted).
 MAX_VALUE_LENGTH = 40
