@@ -22,9 +22,9 @@ from .models import ChargePolicy, Market, RateCard
 from .money import RATE_QUANTUM
 from .policies import PROVIDER_2026_10
 from .rules import previous_month
-from .runs import RunResult, billing_run_company
 from .services.pricing import charge_policy_assign, volume_tiers_set
 from .services.rate_cards import COLUMNS, rate_card_create, rate_card_import
+from .services.runs import RunResult, billing_run_company
 
 logger = logging.getLogger(__name__)
 

@@ -51,7 +51,7 @@ def billing_month_run_task() -> int:
     bind=True, autoretry_for=TRANSIENT, retry_backoff=5, max_retries=8, acks_late=True
 )
 def invoice_finalize_task(self, invoice_id: int) -> dict:
-    from .reconciliation import DisagreementsUnreviewed
+    from .exceptions import DisagreementsUnreviewed
 
     invoice = Invoice.objects.select_related("company").get(pk=invoice_id)
     if invoice.status != Invoice.Status.DRAFT:
@@ -95,9 +95,7 @@ def spend_alerts_check_task(self, company_id: int) -> dict:
     Safe to retry and to run twice at once: each alert is recorded once (unique
     per company, month and threshold) and emailed only after that commit.
     """
-    from . import alerts
-
-    recorded = alerts.spend_alerts_check(
+    recorded = services.spend_alerts_check(
         company=Company.objects.get(pk=company_id), at=timezone.now()
     )
     return {"company": company_id, "thresholds": [a.threshold for a in recorded]}
@@ -106,9 +104,7 @@ def spend_alerts_check_task(self, company_id: int) -> dict:
 @shared_task(acks_late=True)
 def spend_alerts_run_task() -> int:
     """Fan out one check per company with a budget and a threshold still to notify."""
-    from . import alerts
-
-    due = alerts.spend_alerts_due(at=timezone.now())
+    due = selectors.spend_alerts_due(at=timezone.now())
     for company_id in due:
         spend_alerts_check_task.delay(company_id)
     logger.info("Spend alerts: %d companies to check", len(due))

@@ -1,4 +1,4 @@
-"""Spend alerts: monthly budgets (set through ``billing.alerts.budget_set``) and
+"""Spend alerts: monthly budgets (set through ``billing.services.budget_set``) and
 the alerts sent, view only."""
 
 from django import forms
@@ -8,8 +8,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_base import ViewOnlyAdmin
 
-from ..alerts import InvalidBudget, budget_set, budget_validate_amount
+from ..exceptions import InvalidBudget
 from ..models import MonthlyBudget, SpendAlert
+from ..services.alerts import budget_set, budget_validate_amount
 from .base import MonthFilter, _money
 
 

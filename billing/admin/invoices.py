@@ -19,7 +19,6 @@ from ..forms.credit_notes import CreditNoteForm
 from ..forms.invoices import InvoiceVoidForm, RunBillingForm
 from ..models import Invoice, InvoiceLine
 from ..money import ZERO
-from ..runs import billing_run, run_summary
 from ..services import (
     credit_note_issue,
     invoice_compute,
@@ -27,6 +26,7 @@ from ..services import (
     invoice_mark_paid,
     invoice_void,
 )
+from ..services.runs import billing_run, run_summary
 from .base import MonthFilter, _money
 from .reconciliation import invoice_disagreements_link
 
@@ -219,7 +219,7 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Finalize the selected drafts"), permissions=["change"])
     def finalize(self, request, queryset):
-        from ..reconciliation import DisagreementsUnreviewed
+        from ..exceptions import DisagreementsUnreviewed
 
         def call(invoice):
             try:

@@ -1,5 +1,5 @@
 """F4 reconciliation in the admin: Customer Success review the pricing
-disagreements with the provider (billing/reconciliation.py) before an invoice
+disagreements with the provider (billing/services/reconciliation.py) before an invoice
 can be finalized. Rows are derived facts: never added, edited or deleted here;
 the "Mark reviewed" action goes through ``disagreements_review``.
 """
@@ -16,7 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ..models import Invoice, PricingDisagreement
-from ..reconciliation import disagreements_review, invoice_disagreement_counts
+from ..selectors.reconciliation import invoice_disagreement_counts
+from ..services.reconciliation import disagreements_review
 from ..templatetags.billing_tags import category_label
 from .base import MonthFilter, _invoice_link
 

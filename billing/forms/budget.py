@@ -1,10 +1,11 @@
 """Forms of the customer portal's billing pages: they collect input; the services
-decide (``billing.alerts.budget_set`` validates again)."""
+decide (``billing.services.budget_set`` validates again)."""
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from ..alerts import InvalidBudget, budget_validate_amount
+from ..exceptions import InvalidBudget
+from ..services.alerts import budget_validate_amount
 
 
 class BudgetForm(forms.Form):

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Company
 
 from ..rules import previous_month
-from ..runs import MONTH_FORMAT, month_parse
+from ..services.runs import MONTH_FORMAT, month_parse
 
 
 class InvoiceVoidForm(forms.Form):

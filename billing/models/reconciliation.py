@@ -17,7 +17,7 @@ class PricingDisagreement(models.Model):
     """F4: a delivered message whose own classification (its ``Charge``, or none
     for a free free-form message) disagrees with the provider's pricing object.
 
-    Derived by ``reconciliation.disagreements_sync`` on every recompute of the
+    Derived by ``services.reconciliation.disagreements_sync`` on every recompute of the
     month's draft invoice: a row whose facts did not change keeps its review,
     changed facts clear it, a message that agrees again loses its row. Customer
     Success review every row before the invoice can be finalized; from then on

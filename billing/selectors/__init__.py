@@ -5,9 +5,12 @@
 - ``charges``: delivered messages and the facts a charge needs (C1, B1, C6, F2)
 - ``pricing``: charge policies over time and volume tiers in force (F1, F3)
 - ``runs``: months still to bill, drafts due for finalization (D3)
+- ``alerts``: companies to check for spend alerts, a budget's state (F5)
+- ``reconciliation``: pricing disagreements for the portal and the admin (F4)
 """
 
-from .charges import charge_facts, delivered_messages
+from .alerts import BudgetStatus, ThresholdState, budget_status, spend_alerts_due
+from .charges import charge_facts, delivered_messages, has_referrals
 from .invoices import (
     billable_charges,
     daily_activity,
@@ -22,6 +25,7 @@ from .invoices import (
 )
 from .pricing import (
     PolicyPeriod,
+    PolicyStep,
     charge_policy_billed,
     policy_periods,
     policy_terms,
@@ -29,6 +33,13 @@ from .pricing import (
     tier_sets,
     tiers_in_force,
     tiers_upcoming,
+)
+from .reconciliation import (
+    MonthSummary,
+    disagreement_list,
+    disagreement_months,
+    invoice_disagreement_counts,
+    unreviewed_count,
 )
 from .runs import drafts_due_for_finalization, months_to_bill
 
@@ -44,7 +55,9 @@ __all__ = [
     "daily_activity",
     "daily_charges",
     "delivered_messages",
+    "has_referrals",
     "charge_facts",
+    "PolicyStep",
     "policy_timeline",
     "policy_terms",
     "tier_sets",
@@ -55,4 +68,13 @@ __all__ = [
     "tiers_upcoming",
     "months_to_bill",
     "drafts_due_for_finalization",
+    "spend_alerts_due",
+    "ThresholdState",
+    "BudgetStatus",
+    "budget_status",
+    "unreviewed_count",
+    "MonthSummary",
+    "disagreement_months",
+    "disagreement_list",
+    "invoice_disagreement_counts",
 ]

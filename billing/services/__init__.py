@@ -9,8 +9,20 @@
 - ``credit_notes``: corrections of finalized invoices (D2)
 - ``pricing``: charge policies and volume tiers Customer Success set (F1, F3)
 - ``rate_cards``: rate cards and their CSV import and export (C6)
+- ``runs``: billing runs on demand, ``run_billing`` and the admin button (D3)
+- ``alerts``: monthly budgets and spend alerts (F5)
+- ``reconciliation``: pricing disagreements with the provider and their review (F4)
 """
 
+from .alerts import (
+    BUDGET_ERRORS,
+    BUDGET_NOT_ALLOWED,
+    budget_error_message,
+    budget_set,
+    budget_validate_amount,
+    spend_alert_email_send,
+    spend_alerts_check,
+)
 from .charges import charges_sync
 from .charges_sql import CHARGE_COLUMNS
 from .credit_notes import credit_note_issue
@@ -26,22 +38,39 @@ from .pricing import (
     volume_tiers_set,
 )
 from .rate_cards import (
+    CATEGORIES,
+    COLUMNS,
+    RATE_MAX,
     rate_card_create,
     rate_card_export,
     rate_card_import,
     rate_card_validate,
     rate_card_zones,
+    rate_parse,
+)
+from .reconciliation import (
+    BATCH,
+    GROUPS_PER_QUERY,
+    REVIEWED_FACTS,
+    disagreements_detect,
+    disagreements_review,
+    disagreements_sync,
+)
+from .runs import (
+    MONTH_FORMAT,
+    Outcome,
+    RunResult,
+    billing_run,
+    billing_run_company,
+    month_not_ended_message,
+    month_parse,
+    run_summary,
 )
 from .tiers import tiers_apply
 
 __all__ = [
     "charges_sync",
     "CHARGE_COLUMNS",
-    "rate_card_create",
-    "rate_card_export",
-    "rate_card_import",
-    "rate_card_validate",
-    "rate_card_zones",
     "tiers_apply",
     "LicenseFee",
     "license_fee_compute",
@@ -58,4 +87,34 @@ __all__ = [
     "charge_policy_update",
     "TIER_START_MAX",
     "volume_tiers_set",
+    "COLUMNS",
+    "CATEGORIES",
+    "RATE_MAX",
+    "rate_card_validate",
+    "rate_card_create",
+    "rate_card_export",
+    "rate_parse",
+    "rate_card_zones",
+    "rate_card_import",
+    "MONTH_FORMAT",
+    "month_parse",
+    "Outcome",
+    "RunResult",
+    "month_not_ended_message",
+    "billing_run_company",
+    "billing_run",
+    "run_summary",
+    "BUDGET_ERRORS",
+    "BUDGET_NOT_ALLOWED",
+    "budget_error_message",
+    "budget_validate_amount",
+    "budget_set",
+    "spend_alerts_check",
+    "spend_alert_email_send",
+    "REVIEWED_FACTS",
+    "GROUPS_PER_QUERY",
+    "BATCH",
+    "disagreements_detect",
+    "disagreements_sync",
+    "disagreements_review",
 ]

@@ -13,12 +13,14 @@ from accounts.locks import company_lock
 from accounts.models import Company
 
 from ..exceptions import (
+    DisagreementsUnreviewed,
     InvalidTransition,
 )
 from ..models import (
     DocumentSequence,
     Invoice,
 )
+from ..selectors.reconciliation import unreviewed_count
 from .invoices import _invoice_recompute
 
 
@@ -63,11 +65,10 @@ def invoice_finalize(*, invoice: Invoice, at: datetime | None = None) -> Invoice
             f"{invoice} covers a month that has not ended yet ({invoice.period_end:%Y-%m-%d %H:%M} UTC)."
         )
     _invoice_recompute(company=company, invoice=invoice)
-    from .. import reconciliation  # F4: every pricing disagreement reviewed first
-
-    unreviewed = reconciliation.unreviewed_count(invoice=invoice)
+    # F4: every pricing disagreement reviewed first
+    unreviewed = unreviewed_count(invoice=invoice)
     if unreviewed:
-        raise reconciliation.DisagreementsUnreviewed(invoice=invoice, count=unreviewed)
+        raise DisagreementsUnreviewed(invoice=invoice, count=unreviewed)
     year = at.year
     invoice.number = f"INV-{year}-{_sequence_next('INV', year):06d}"
     invoice.status = Invoice.Status.FINALIZED

@@ -33,6 +33,7 @@ from ..models import (
 from ..money import quantize_money
 from .charges import charges_sync
 from .license_fee import license_fee_compute
+from .reconciliation import disagreements_sync
 from .tiers import tiers_apply
 
 
@@ -191,9 +192,7 @@ def _invoice_recompute(*, company: Company, invoice: Invoice) -> Invoice:
     ).count()
     invoice.computed_at = timezone.now()
     invoice.save()
-    from .. import reconciliation  # F4: disagreements as current as the charges
-
-    reconciliation.disagreements_sync(invoice=invoice)
+    disagreements_sync(invoice=invoice)  # F4: as current as the charges
     return invoice
 
 

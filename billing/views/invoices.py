@@ -81,7 +81,7 @@ def invoice_context(invoice, lines) -> dict:
 def invoice_detail(request, pk):
     invoice = selectors.invoice_get(company=request.user.company, pk=pk)
     context = invoice_context(invoice, selectors.invoice_lines(invoice=invoice))
-    from ..reconciliation import invoice_disagreement_counts  # F4
+    from ..selectors.reconciliation import invoice_disagreement_counts  # F4
 
     context["disagreements"], context["disagreements_open"] = (
         invoice_disagreement_counts(invoice=invoice)

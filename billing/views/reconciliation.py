@@ -7,8 +7,8 @@ from django_tables2 import RequestConfig
 from accounts.decorators import company_admin_required, private_no_store
 
 from ..models import PricingDisagreement
-from ..reconciliation import disagreement_list, disagreement_months
-from ..runs import month_parse
+from ..selectors.reconciliation import disagreement_list, disagreement_months
+from ..services.runs import month_parse
 from ..tables.reconciliation import DisagreementTable
 
 PAGE = 50

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import company_admin_required, private_no_store
 
-from .. import alerts, charts, selectors
+from .. import charts, selectors, services
 from ..forms.budget import BudgetForm
 from ..money import quantize_money
 from ..rules import month_bounds, month_of
@@ -65,7 +65,7 @@ def usage_current(request, budget_form=None):
 
 def _budget_context(company, month, invoice, form) -> dict:
     """The budget bar and its form on the usage page (two queries)."""
-    status = alerts.budget_status(
+    status = selectors.budget_status(
         company=company, month=month, spent=invoice.total, currency=invoice.currency
     )
     if form is None:
@@ -90,7 +90,7 @@ def budget_update(request):
     if not form.is_valid():
         return usage_current(request, budget_form=form)
     amount = form.cleaned_data["amount"]
-    alerts.budget_set(company=company, amount=amount, actor=request.user)
+    services.budget_set(company=company, amount=amount, actor=request.user)
     if amount is None:
         flash.success(request, _("Budget removed: no spend alerts."))
     else:

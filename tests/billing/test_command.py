@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from billing.models import BillingRun, Invoice, InvoiceLine
-from billing.runs import billing_run, month_parse
+from billing.services.runs import billing_run, month_parse
 from licensing.services import license_count_set, license_price_set
 from tests.billing_world import World, rate_card
 from tests.factories import CompanyFactory

@@ -12,7 +12,7 @@ from django.test import Client
 from accounts.models import Company
 from billing import demo
 from billing.models import Charge, Invoice, Market, Rate, RateCard
-from billing.runs import Outcome
+from billing.services.runs import Outcome
 from tests import whatsapp
 from tests.billing_world import World
 from tests.factories import CompanyFactory

@@ -1,4 +1,4 @@
-"""billing/reconciliation.py and its admin (F4), beyond the contract tests."""
+"""billing/services/reconciliation.py and its admin (F4), beyond the contract tests."""
 
 from datetime import UTC, date, datetime, timedelta
 
@@ -10,11 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from billing.models import Invoice, PricingDisagreement
-from billing.reconciliation import (
-    disagreements_review,
-    disagreements_sync,
-    unreviewed_count,
-)
+from billing.selectors import unreviewed_count
+from billing.services import disagreements_review, disagreements_sync
 from tests.billing_world import World, rate_card
 
 pytestmark = pytest.mark.django_db

@@ -20,14 +20,7 @@ from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.alerts import (
-    BUDGET_ERRORS,
-    BudgetNotAllowed,
-    InvalidBudget,
-    budget_set,
-    spend_alerts_check,
-    spend_alerts_due,
-)
+from billing.exceptions import BudgetNotAllowed, InvalidBudget
 from billing.models import MonthlyBudget, SpendAlert
 from billing.rules.alerts import (
     THRESHOLDS,
@@ -36,6 +29,8 @@ from billing.rules.alerts import (
     budget_used,
     thresholds_crossed,
 )
+from billing.selectors import spend_alerts_due
+from billing.services import BUDGET_ERRORS, budget_set, spend_alerts_check
 from billing.tasks import spend_alerts_run_task
 from tests import whatsapp
 from tests.billing_world import World, rate_card
@@ -462,7 +457,7 @@ def test_missing_rates_skip_the_check_without_failing(client, caplog):
     world = _world(client)
     budget_set(company=world.company, amount=D("1"), actor=None)
     world.send_and_deliver("utility", T)  # no utility rate on the card
-    with caplog.at_level(logging.WARNING, logger="billing.alerts"):
+    with caplog.at_level(logging.WARNING, logger="billing.services.alerts"):
         _run(T + timedelta(hours=1))
     assert not SpendAlert.objects.exists()
     assert "without a rate" in caplog.text
@@ -480,7 +475,7 @@ def test_a_failed_email_is_logged_and_kept_not_resent(world, settings, caplog):
     budget_set(company=world.company, amount=D("10"), actor=None)
     _spend(world, 5, T)
     settings.EMAIL_BACKEND = f"{__name__}.BrokenBackend"
-    with caplog.at_level(logging.ERROR, logger="billing.alerts"):
+    with caplog.at_level(logging.ERROR, logger="billing.services.alerts"):
         _run(T + timedelta(hours=1))
     alert = SpendAlert.objects.get(company=world.company, threshold=50)
     assert alert.email_error == (

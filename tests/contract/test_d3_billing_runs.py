@@ -12,9 +12,8 @@ import time_machine
 from django.conf import settings
 from django.core import mail
 
-from billing.alerts import budget_set
 from billing.models import Charge, Invoice, SpendAlert
-from billing.services import invoice_preview
+from billing.services import budget_set, invoice_preview
 from billing.tasks import (
     billing_month_run_task,
     invoices_finalize_due_task,

@@ -15,11 +15,10 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
-from billing import reconciliation
+from billing import selectors
 from billing.exceptions import InvalidTransition
 from billing.models import Charge, DocumentSequence, Invoice, PricingDisagreement
-from billing.reconciliation import disagreements_review, disagreements_sync
-from billing.services import invoice_compute
+from billing.services import disagreements_review, disagreements_sync, invoice_compute
 from billing.tasks import invoices_finalize_due_task
 from messaging.models import Message
 from tests.billing_world import World, rate_card
@@ -234,7 +233,7 @@ def test_f4_recompute_is_idempotent_and_keeps_reviews(world, cs):
     assert again.reviewed_by == cs
     assert again.review_note == "Provider charges in-window utility"
     assert again.detected_at == row.detected_at
-    assert reconciliation.unreviewed_count(invoice=invoice) == 0
+    assert selectors.unreviewed_count(invoice=invoice) == 0
 
 
 def test_f4_facts_changing_after_review_reopen_it(world, cs):
@@ -574,4 +573,4 @@ def test_f4_recompute_of_a_draft_by_the_billing_run_persists_disagreements(world
     _in_window_utility(world, T, pricing=pricing("utility", billable=True))
     with time_machine.travel(datetime(2026, 11, 1, 0, 15, tzinfo=UTC), tick=False):
         invoice = invoice_compute(company=world.company, month=OCT)
-    assert reconciliation.unreviewed_count(invoice=invoice) == 1
+    assert selectors.unreviewed_count(invoice=invoice) == 1

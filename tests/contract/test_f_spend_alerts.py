@@ -19,9 +19,9 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
 from django.urls import reverse
 
-from billing.alerts import budget_set, spend_alerts_check
 from billing.models import MonthlyBudget, SpendAlert
 from billing.rules.alerts import THRESHOLDS, thresholds_crossed
+from billing.services import budget_set, spend_alerts_check
 from billing.tasks import spend_alerts_run_task
 from tests import whatsapp
 from tests.billing_world import World, rate_card

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.services import customer_success_group_sync
-from billing.alerts import budget_set
+from billing.services import budget_set
 from tests.e2e.test_portal import PASSWORD, login
 from tests.factories import StaffUserFactory
 

@@ -175,7 +175,7 @@ def test_every_kind_of_response_carries_the_content_security_policy(tenants, cs_
 def test_the_budget_bar_width_is_set_by_a_nonced_style_element(client, tenants):
     """The one computed style of the portal: its <style> carries this response's
     nonce, and style attributes are not needed."""
-    from billing.alerts import budget_set
+    from billing.services import budget_set
 
     a, _ = tenants
     budget_set(company=a.company, amount=Decimal("1"), actor=None)

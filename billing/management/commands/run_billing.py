@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Company
 from billing.exceptions import MonthNotEnded
-from billing.runs import Outcome, billing_run, month_parse, run_summary
+from billing.services.runs import Outcome, billing_run, month_parse, run_summary
 
 
 class Command(BaseCommand):

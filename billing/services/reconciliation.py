@@ -1,38 +1,24 @@
-"""F4 reconciliation (issue 8): every delivered message's own classification
-compared with the provider's pricing object, and the review of the differences.
-
-``disagreements_sync`` runs at the end of every recompute of a draft invoice
-(``services._invoice_recompute``), under the company's lock, so the
-disagreements of a month are as current as its charges. It is set-based: one
-GROUP BY over the month's priced messages finds the distinct (ours, provider's)
-combinations, the pure rule (``rules.reconciliation``) judges each combination
-once, and only the messages of disagreeing combinations are read. Rows whose
-facts did not change keep their review; changed facts clear it.
-
-An invoice is finalized only once every disagreement of it is reviewed
-(``services.invoice_finalize``); its rows are frozen with it.
-"""
+"""Reconciliation (F4): every delivered message whose status carried the provider's
+pricing object, compared with our own classification, on every recompute of the
+month's draft (``billing.rules.reconciliation`` judges each combination)."""
 
 import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
 
 from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
-from django.utils.translation import ngettext
 
 from accounts.locks import company_lock
-from accounts.models import Company, User
+from accounts.models import User
 from messaging.models import Message
 
-from .exceptions import InvalidTransition
-from .models import Invoice, PricingDisagreement
-from .rules import SERVICE, Reason
-from .rules import reconciliation as reconciliation_rules
+from ..models import Invoice, PricingDisagreement
+from ..rules import SERVICE, Reason
+from ..rules import reconciliation as reconciliation_rules
 
 # Facts that, when they change, reopen a reviewed disagreement.
 REVIEWED_FACTS = (
@@ -44,29 +30,13 @@ REVIEWED_FACTS = (
     "provider_category",
     "provider_type",
 )
+
+
 # Disagreeing (ours, provider's) combinations read per query, and rows per write.
 GROUPS_PER_QUERY = 50
+
+
 BATCH = 500
-
-
-class DisagreementsUnreviewed(InvalidTransition):
-    """F4: the invoice has pricing disagreements nobody has reviewed yet."""
-
-    code = "disagreements_unreviewed"
-
-    def __init__(self, *, invoice: Invoice, count: int):
-        message = ngettext(
-            "%(invoice)s: %(count)d pricing disagreement with the provider is not "
-            "reviewed yet: review it in Billing → Pricing disagreements.",
-            "%(invoice)s: %(count)d pricing disagreements with the provider are not "
-            "reviewed yet: review them in Billing → Pricing disagreements.",
-            count,
-        ) % {"invoice": invoice, "count": count}
-        super().__init__(message, invoice=invoice.pk, count=count)
-        self.count = count
-
-
-# --- Detection -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -192,9 +162,6 @@ def disagreements_detect(*, invoice: Invoice) -> dict[int, dict]:
     return detected
 
 
-# --- Sync and review ---------------------------------------------------------------
-
-
 def disagreements_sync(*, invoice: Invoice) -> int:
     """F4: re-derive the pricing disagreements of a draft invoice; return how
     many it has.
@@ -284,13 +251,6 @@ def _claimed_elsewhere(*, invoice: Invoice, message_ids: list[int]) -> set[int]:
     return frozen
 
 
-def unreviewed_count(*, invoice: Invoice) -> int:
-    """F4: how many disagreements of the invoice nobody has reviewed yet."""
-    return PricingDisagreement.objects.filter(
-        invoice=invoice, reviewed_at__isnull=True
-    ).count()
-
-
 @transaction.atomic
 def disagreements_review(
     *,
@@ -326,71 +286,3 @@ def disagreements_review(
             review_note=note.strip()[:500],
         )
     return reviewed
-
-
-# --- Reads (portal and admin) ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MonthSummary:
-    month: date
-    invoice_id: int
-    invoice_number: str | None
-    invoice_status: str
-    total: int
-    unreviewed: int
-    billable: int
-    category: int
-
-    @property
-    def reviewed(self) -> int:
-        return self.total - self.unreviewed
-
-
-def disagreement_months(*, company: Company) -> list[MonthSummary]:
-    """F4: the company's disagreements per month, newest first (one query)."""
-    open_ = Q(reviewed_at__isnull=True)
-    rows = (
-        PricingDisagreement.objects.filter(company=company)
-        .values("month", "invoice_id", "invoice__number", "invoice__status")
-        .annotate(
-            total=Count("pk"),
-            unreviewed=Count("pk", filter=open_),
-            billable=Count("pk", filter=Q(kind=PricingDisagreement.Kind.BILLABLE)),
-            category=Count("pk", filter=Q(kind=PricingDisagreement.Kind.CATEGORY)),
-        )
-        .order_by("-month")
-    )
-    return [
-        MonthSummary(
-            month=row["month"],
-            invoice_id=row["invoice_id"],
-            invoice_number=row["invoice__number"],
-            invoice_status=row["invoice__status"],
-            total=row["total"],
-            unreviewed=row["unreviewed"],
-            billable=row["billable"],
-            category=row["category"],
-        )
-        for row in rows
-    ]
-
-
-def disagreement_list(
-    *, company: Company, month: date | None = None
-) -> QuerySet[PricingDisagreement]:
-    """F4: the company's disagreements (of one month) with the messages behind them."""
-    rows = PricingDisagreement.objects.filter(company=company)
-    if month is not None:
-        rows = rows.filter(month=month)
-    return rows.select_related(
-        "message__template", "message__conversation__contact"
-    ).order_by("delivered_at", "id")
-
-
-def invoice_disagreement_counts(*, invoice: Invoice) -> tuple[int, int]:
-    """F4: (disagreements, unreviewed ones) of an invoice, in one query."""
-    counts = PricingDisagreement.objects.filter(invoice=invoice).aggregate(
-        total=Count("pk"), unreviewed=Count("pk", filter=Q(reviewed_at__isnull=True))
-    )
-    return counts["total"], counts["unreviewed"]

@@ -1,10 +1,9 @@
 """Billing runs on demand (D3): the ``run_billing`` command and the admin button.
 
-The same services as the scheduled Celery run (``invoice_compute``, then
-optionally ``invoice_finalize``), one company at a time, each in its own
-transaction, reporting per company what was done. Re-running is harmless:
-drafts are recomputed, frozen invoices are left alone.
-"""
+The same services as the scheduled Celery run (``invoice_compute``, then optionally
+``invoice_finalize``), one company at a time, each in its own transaction, reporting
+per company what was done. Re-running is harmless: drafts are recomputed, frozen
+invoices are left alone."""
 
 import re
 from collections import Counter
@@ -17,14 +16,17 @@ from accounts.exceptions import DomainError
 from accounts.models import Company
 from accounts.periods import month_bounds
 
-from . import rules
-from .exceptions import MonthNotEnded
-from .models import BillingRun, Invoice
-from .money import quantize_money
-from .rules import previous_month
-from .services import invoice_compute, invoice_finalize
+from .. import rules
+from ..exceptions import MonthNotEnded
+from ..models import BillingRun, Invoice
+from ..money import quantize_money
+from ..rules import previous_month
+from .documents import invoice_finalize
+from .invoices import invoice_compute
 
 MONTH_FORMAT = "YYYY-MM"
+
+
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 

@@ -1,31 +1,17 @@
-"""Spend alerts: a company's monthly budget and the emails at 50, 80 and 100 % of it.
+"""Spend alerts (F5): company admins set a monthly budget and get an email when the
+month so far reaches 50 %, 80 % and 100 % of it (``billing.rules.alerts``).
 
-The running total is the portal's "This month so far" estimated total:
-``invoice_preview(...).invoice.total`` of the current month in the company's
-billing time zone (tax included), computed by the same code as the invoice.
-
-Delivery is **at most once** per (company, month, threshold). The SpendAlert row
-is created in the transaction that decides to send, under the company's row lock
-and a unique constraint, and the email leaves on commit. If the mail backend
-fails, the row stays, the failure is logged and kept on the row for Customer
-Success, and the email is not retried. At least once would mean sending before
-recording (or retrying after a failure that may have half-sent): a crash between
-sending and committing, or an SMTP error after the server accepted the message,
-repeats the email. A repeated "you have spent 100 %" email is worse than a missed
-one here: the budget bar on the usage page shows every threshold crossed (and the
-ones whose alert is still due) whatever happened to the email.
-"""
+Delivery is at most once: the ``SpendAlert`` row (unique per company, month and
+threshold) is written under the company's lock and the email leaves on commit; a mail
+failure is logged and kept on the row, not retried."""
 
 import logging
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import Count
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -38,21 +24,14 @@ from accounts.locks import company_lock
 from accounts.models import Company, User
 from accounts.periods import month_of
 
-from .models import Invoice, InvoiceLine, MonthlyBudget, SpendAlert
-from .money import currency_exponent
-from .rules import alerts as alert_rules
-from .rules.alerts import THRESHOLDS, BudgetProblem
-from .services import invoice_preview
+from ..exceptions import BudgetNotAllowed, InvalidBudget
+from ..models import MonthlyBudget, SpendAlert
+from ..money import currency_exponent
+from ..rules import alerts as alert_rules
+from ..rules.alerts import BudgetProblem
+from .invoices import invoice_preview
 
 logger = logging.getLogger(__name__)
-
-
-class InvalidBudget(DomainError):
-    code = "invalid_budget"
-
-
-class BudgetNotAllowed(DomainError):
-    code = "budget_not_allowed"
 
 
 BUDGET_ERRORS = {
@@ -60,6 +39,8 @@ BUDGET_ERRORS = {
     BudgetProblem.NOT_POSITIVE: _("The budget must be more than zero."),
     BudgetProblem.TOO_LARGE: _("The budget is too large."),
 }
+
+
 BUDGET_NOT_ALLOWED = _("Only the company's admins and Customer Success set its budget.")
 
 
@@ -91,9 +72,6 @@ def budget_validate_amount(*, amount: Decimal, currency: str) -> None:
         )
 
 
-# --- The budget ------------------------------------------------------------------
-
-
 @transaction.atomic
 def budget_set(
     *, company: Company, amount: Decimal | None, actor: User | None
@@ -123,32 +101,6 @@ def budget_set(
         },
     )
     return budget
-
-
-# --- The check -----------------------------------------------------------------------
-
-
-def _unsettled_months(company: Company, lines: list[InvoiceLine]) -> set[date]:
-    """Months carried into the preview that have no invoice of their own yet.
-
-    Right after a month ends and before the billing run computes its draft, the
-    new month's preview carries the whole previous month (C7 applies only to
-    months already invoiced). That total is about to shrink; alerting on it would
-    tell every company it spent its new month's budget at midnight.
-    """
-    months = {
-        line.original_month
-        for line in lines
-        if line.kind == InvoiceLine.Kind.CARRIED_OVER
-    }
-    if not months:
-        return set()
-    invoiced = set(
-        Invoice.objects.filter(company=company, month__in=months).values_list(
-            "month", flat=True
-        )
-    )
-    return months - invoiced
 
 
 def _admins(company: Company) -> list[tuple[str, str]]:
@@ -190,14 +142,6 @@ def spend_alerts_check(*, company: Company, at: datetime) -> list[SpendAlert]:
     except DomainError as exc:
         # Missing rates or prices: the invoice cannot be computed, nor its total.
         logger.warning("Spend alerts of %s skipped: %s", company.pk, exc.message)
-        return []
-    unsettled = _unsettled_months(company, preview.lines)
-    if unsettled:
-        logger.info(
-            "Spend alerts of %s wait for the billing run of %s",
-            company.pk,
-            ", ".join(f"{m:%Y-%m}" for m in sorted(unsettled)),
-        )
         return []
     spent = preview.invoice.total
     already = set(
@@ -293,114 +237,3 @@ def _spend_alert_emails(alert: SpendAlert, *, thresholds: list[int]) -> list:
             )
             for email in alert.recipients
         ]
-
-
-# --- Which companies the beat run checks ---------------------------------------------
-
-
-def spend_alerts_due(*, at: datetime) -> list[int]:
-    """Companies with a budget that still have a threshold to notify this month
-    (in each company's billing time zone)."""
-    months = {
-        company_id: month_of(at, ZoneInfo(tz))
-        for company_id, tz in MonthlyBudget.objects.filter(
-            amount__isnull=False
-        ).values_list("company_id", "company__billing_timezone")
-    }
-    if not months:
-        return []
-    done = set(
-        SpendAlert.objects.filter(company_id__in=months, month__in=set(months.values()))
-        .values("company_id", "month")
-        .annotate(n=Count("id"))
-        .filter(n__gte=len(THRESHOLDS))
-        .values_list("company_id", "month")
-    )
-    return sorted(pk for pk, month in months.items() if (pk, month) not in done)
-
-
-# --- What the usage page shows -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ThresholdState:
-    threshold: int
-    alert: SpendAlert | None  # the email sent this month, if any
-    reached: bool  # reached by the month so far (alerted or not)
-
-    @property
-    def fraction(self) -> Decimal:
-        return Decimal(self.threshold) / 100
-
-
-@dataclass(frozen=True)
-class BudgetStatus:
-    budget: MonthlyBudget
-    spent: Decimal
-    currency: str  # the invoice's
-    thresholds: list[ThresholdState]
-
-    @property
-    def amount(self) -> Decimal | None:
-        return self.budget.amount
-
-    @property
-    def currency_mismatch(self) -> bool:
-        return self.budget.currency != self.currency
-
-    @property
-    def active(self) -> bool:
-        return self.amount is not None and not self.currency_mismatch
-
-    @property
-    def used(self) -> Decimal:
-        return alert_rules.budget_used(budget=self.amount, spent=self.spent)
-
-    @property
-    def bar_width(self) -> int:
-        """The bar's width in percent (0-100), whatever the language's digits."""
-        return int(min(self.used, Decimal("1")) * 100)
-
-    @property
-    def level(self) -> str:
-        used = self.used
-        if used >= 1:
-            return "danger"
-        if used >= Decimal("0.8"):
-            return "warning"
-        return "success"
-
-
-def budget_status(
-    *, company: Company, month: date, spent: Decimal, currency: str
-) -> BudgetStatus | None:
-    """The company's budget against the month so far, with each threshold's alert.
-
-    Two queries: the budget, and the month's alerts (none without a budget).
-    """
-    budget = (
-        MonthlyBudget.objects.filter(company=company)
-        .select_related("updated_by")
-        .first()
-    )
-    if budget is None:
-        return None
-    alerts = {
-        a.threshold: a for a in SpendAlert.objects.filter(company=company, month=month)
-    }
-    reached = set()
-    if budget.amount is not None:
-        reached = set(
-            alert_rules.thresholds_crossed(
-                budget=budget.amount, spent=spent, already=set()
-            )
-        )
-    return BudgetStatus(
-        budget=budget,
-        spent=spent,
-        currency=currency,
-        thresholds=[
-            ThresholdState(threshold=t, alert=alerts.get(t), reached=t in reached)
-            for t in THRESHOLDS
-        ],
-    )
