@@ -59,10 +59,8 @@ def invoice_finalize_task(self, invoice_id: int) -> dict:
     try:
         invoice = services.invoice_finalize(invoice=invoice)
     except DisagreementsUnreviewed as exc:
-        # F4: not an error to retry now. Keep the draft as the refused recompute
-        # saw it (its new disagreements listed for review); the daily run tries
-        # again tomorrow.
-        services.invoice_compute(company=invoice.company, month=invoice.month)
+        # F4: not an error to retry now (the draft keeps what the refused
+        # recompute found); the daily run tries again tomorrow.
         logger.warning("Finalization blocked: %s", exc.message)
         return {
             "invoice": invoice.pk,

@@ -4,8 +4,6 @@ void, issue a credit note) and the "Run billing for a month" button."""
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
-from django.db.models import DecimalField, Sum, Value
-from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -18,12 +16,12 @@ from ..exceptions import MonthNotEnded
 from ..forms.credit_notes import CreditNoteForm
 from ..forms.invoices import InvoiceVoidForm, RunBillingForm
 from ..models import Invoice, InvoiceLine
-from ..money import ZERO
+from ..selectors import creditable_lines
 from ..services import (
     credit_note_issue,
-    invoice_compute,
     invoice_finalize,
     invoice_mark_paid,
+    invoice_recompute,
     invoice_void,
 )
 from ..services.runs import billing_run, run_summary
@@ -207,28 +205,15 @@ class InvoiceAdmin(admin.ModelAdmin):
     )
     def recompute(self, request, queryset):
         def call(invoice):
-            if invoice.is_frozen:
-                raise DomainError(
-                    f"it is {invoice.get_status_display().lower()}, and finalized "
-                    "invoices never change; correct it with a credit note."
-                )
-            invoice = invoice_compute(company=invoice.company, month=invoice.month)
+            invoice = invoice_recompute(invoice=invoice)
             return f"recomputed, total {_money(invoice.total, invoice.currency)}."
 
         self._each(request, queryset, call)
 
     @admin.action(description=_("Finalize the selected drafts"), permissions=["change"])
     def finalize(self, request, queryset):
-        from ..exceptions import DisagreementsUnreviewed
-
         def call(invoice):
-            try:
-                invoice = invoice_finalize(invoice=invoice)
-            except DisagreementsUnreviewed:
-                # F4: keep the draft as the refused recompute saw it, so the
-                # disagreements it found are listed for review.
-                invoice_compute(company=invoice.company, month=invoice.month)
-                raise
+            invoice = invoice_finalize(invoice=invoice)
             return (
                 f"finalized as {invoice.number}, total "
                 f"{_money(invoice.total, invoice.currency)}."
@@ -304,7 +289,7 @@ class InvoiceAdmin(admin.ModelAdmin):
             )
             return None
         (invoice,) = invoices
-        if invoice.status not in (Invoice.Status.FINALIZED, Invoice.Status.PAID):
+        if not invoice.is_creditable:
             self.message_user(
                 request,
                 _(
@@ -315,14 +300,8 @@ class InvoiceAdmin(admin.ModelAdmin):
                 messages.ERROR,
             )
             return None
-        zero = Value(ZERO, output_field=DecimalField())
-        lines = list(
-            invoice.lines.exclude(kind=InvoiceLine.Kind.TAX)
-            .annotate(credited=Coalesce(Sum("credits__amount"), zero))
-            .order_by("position", "pk")
-        )
+        lines = list(creditable_lines(invoice=invoice))
         for line in lines:
-            line.left = line.amount - line.credited
             for name in ("amount", "credited", "left"):
                 value = getattr(line, name)
                 setattr(line, f"{name}_display", _money(value, invoice.currency))

@@ -20,6 +20,8 @@ class Invoice(models.Model):
         VOID = "void", _("Void")
 
     FROZEN = (Status.FINALIZED, Status.PAID, Status.VOID)
+    # D2: the invoices a credit note may correct.
+    CREDITABLE = (Status.FINALIZED, Status.PAID)
 
     company = models.ForeignKey(
         Company, on_delete=models.PROTECT, related_name="invoices"
@@ -89,6 +91,10 @@ class Invoice(models.Model):
     @property
     def is_frozen(self) -> bool:
         return self.status in self.FROZEN
+
+    @property
+    def is_creditable(self) -> bool:
+        return self.status in self.CREDITABLE
 
 
 class InvoiceLine(models.Model):

@@ -13,6 +13,7 @@ from .alerts import BudgetStatus, ThresholdState, budget_status, spend_alerts_du
 from .charges import charge_facts, delivered_messages, has_referrals
 from .invoices import (
     billable_charges,
+    creditable_lines,
     daily_activity,
     daily_charges,
     free_charges,
@@ -44,6 +45,7 @@ from .reconciliation import (
 from .runs import drafts_due_for_finalization, months_to_bill
 
 __all__ = [
+    "creditable_lines",
     "invoice_list",
     "invoice_get",
     "invoice_lines",

@@ -3,8 +3,16 @@
 from collections import defaultdict
 from datetime import date, datetime
 
-from django.db.models import Count, QuerySet, Sum
-from django.db.models.functions import TruncDay
+from django.db.models import (
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, TruncDay
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
@@ -13,6 +21,7 @@ from accounts.periods import month_bounds
 from messaging.models import Message
 
 from ..models import Charge, Invoice, InvoiceLine
+from ..money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, ZERO
 from ..rules import Reason
 
 
@@ -29,6 +38,21 @@ def invoice_get(*, company: Company, pk: int) -> Invoice:
 
 def invoice_lines(*, invoice: Invoice) -> list[InvoiceLine]:
     return list(invoice.lines.select_related("market").order_by("position", "id"))
+
+
+def creditable_lines(*, invoice: Invoice) -> QuerySet[InvoiceLine]:
+    """D2: the lines a credit note may credit (all but tax), each annotated with
+    ``credited`` (by earlier credit notes) and ``left`` (what may still be)."""
+    money = DecimalField(
+        max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES
+    )
+    credited = Coalesce(Sum("credits__amount"), Value(ZERO), output_field=money)
+    return (
+        invoice.lines.exclude(kind=InvoiceLine.Kind.TAX)
+        .annotate(credited=credited)
+        .annotate(left=ExpressionWrapper(F("amount") - F("credited"), money))
+        .order_by("position", "pk")
+    )
 
 
 def line_get(*, invoice: Invoice, pk: int) -> InvoiceLine:

@@ -27,7 +27,12 @@ from .charges import charges_sync
 from .charges_sql import CHARGE_COLUMNS
 from .credit_notes import credit_note_issue
 from .documents import invoice_finalize, invoice_mark_paid, invoice_void
-from .invoices import InvoicePreview, invoice_compute, invoice_preview
+from .invoices import (
+    InvoicePreview,
+    invoice_compute,
+    invoice_preview,
+    invoice_recompute,
+)
 from .license_fee import LicenseFee, license_fee_compute
 from .pricing import (
     POLICY_FIELDS,
@@ -69,6 +74,7 @@ from .runs import (
 from .tiers import tiers_apply
 
 __all__ = [
+    "invoice_recompute",
     "charges_sync",
     "CHARGE_COLUMNS",
     "tiers_apply",

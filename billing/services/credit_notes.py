@@ -15,9 +15,9 @@ from ..models import (
     CreditNote,
     CreditNoteLine,
     Invoice,
-    InvoiceLine,
 )
-from ..money import ZERO, quantize_money
+from ..money import quantize_money
+from ..selectors.invoices import creditable_lines
 from .documents import _sequence_next
 
 
@@ -32,7 +32,7 @@ def credit_note_issue(
     invoice's rate.
     """
     invoice = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
-    if invoice.status not in (Invoice.Status.FINALIZED, Invoice.Status.PAID):
+    if not invoice.is_creditable:
         raise InvalidCredit(
             "Only finalized or paid invoices are corrected by credit notes."
         )
@@ -42,9 +42,7 @@ def credit_note_issue(
         raise InvalidCredit("Credit at least one line.")
     lines = {
         line.pk: line
-        for line in invoice.lines.exclude(kind=InvoiceLine.Kind.TAX).filter(
-            pk__in=amounts
-        )
+        for line in creditable_lines(invoice=invoice).filter(pk__in=amounts)
     }
     note_lines = []
     currency = invoice.currency
@@ -55,11 +53,10 @@ def credit_note_issue(
                 f"Line {line_id} is not a creditable line of {invoice}."
             )
         amount = quantize_money(Decimal(raw), currency)
-        credited = sum((c.amount for c in line.credits.all()), ZERO)
-        if amount <= 0 or amount > line.amount - credited:
+        if amount <= 0 or amount > line.left:
             raise InvalidCredit(
                 f"{line.description}: credit must be more than 0 and at most "
-                f"{line.amount - credited} {currency}."
+                f"{quantize_money(line.left, currency)} {currency}."
             )
         note_lines.append(
             CreditNoteLine(

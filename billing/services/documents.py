@@ -50,32 +50,36 @@ def _company_details(company: Company) -> dict:
     }
 
 
-@transaction.atomic
 def invoice_finalize(*, invoice: Invoice, at: datetime | None = None) -> Invoice:
-    """D2: recompute a draft one last time, number it and freeze it."""
+    """D2: recompute a draft one last time, number it and freeze it.
+
+    F4: refused with DisagreementsUnreviewed while the invoice has pricing
+    disagreements nobody reviewed; the draft then keeps what this last
+    recompute found (its new disagreements listed for review), whoever calls.
+    """
     at = at or timezone.now()
-    company = company_lock(invoice.company_id)
-    invoice = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
-    if invoice.status != Invoice.Status.DRAFT:
-        raise InvalidTransition(
-            f"{invoice} is {invoice.get_status_display().lower()}, not a draft."
-        )
-    if at < invoice.period_end:
-        raise InvalidTransition(
-            f"{invoice} covers a month that has not ended yet ({invoice.period_end:%Y-%m-%d %H:%M} UTC)."
-        )
-    _invoice_recompute(company=company, invoice=invoice)
-    # F4: every pricing disagreement reviewed first
-    unreviewed = unreviewed_count(invoice=invoice)
-    if unreviewed:
-        raise DisagreementsUnreviewed(invoice=invoice, count=unreviewed)
-    year = at.year
-    invoice.number = f"INV-{year}-{_sequence_next('INV', year):06d}"
-    invoice.status = Invoice.Status.FINALIZED
-    invoice.finalized_at = at
-    invoice.billing_details = _company_details(company)
-    invoice.save()
-    return invoice
+    with transaction.atomic():
+        company = company_lock(invoice.company_id)
+        invoice = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
+        if invoice.status != Invoice.Status.DRAFT:
+            raise InvalidTransition(
+                f"{invoice} is {invoice.get_status_display().lower()}, not a draft."
+            )
+        if at < invoice.period_end:
+            raise InvalidTransition(
+                f"{invoice} covers a month that has not ended yet ({invoice.period_end:%Y-%m-%d %H:%M} UTC)."
+            )
+        _invoice_recompute(company=company, invoice=invoice)
+        unreviewed = unreviewed_count(invoice=invoice)
+        if not unreviewed:
+            year = at.year
+            invoice.number = f"INV-{year}-{_sequence_next('INV', year):06d}"
+            invoice.status = Invoice.Status.FINALIZED
+            invoice.finalized_at = at
+            invoice.billing_details = _company_details(company)
+            invoice.save()
+            return invoice
+    raise DisagreementsUnreviewed(invoice=invoice, count=unreviewed)
 
 
 def _transition(

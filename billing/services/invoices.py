@@ -22,9 +22,7 @@ from accounts.locks import company_lock
 from accounts.models import Company
 
 from .. import rules
-from ..exceptions import (
-    RateMissing,
-)
+from ..exceptions import InvalidTransition, RateMissing
 from ..models import (
     Charge,
     Invoice,
@@ -224,6 +222,16 @@ def invoice_compute(*, company: Company, month: date) -> Invoice:
     if invoice.is_frozen:
         return invoice
     return _invoice_recompute(company=company, invoice=invoice)
+
+
+def invoice_recompute(*, invoice: Invoice) -> Invoice:
+    """D2: recompute a draft from the facts; a finalized invoice never changes."""
+    if invoice.is_frozen:
+        raise InvalidTransition(
+            f"{invoice}: it is {invoice.get_status_display().lower()}, and "
+            "finalized invoices never change; correct it with a credit note."
+        )
+    return invoice_compute(company=invoice.company, month=invoice.month)
 
 
 @dataclass(frozen=True)

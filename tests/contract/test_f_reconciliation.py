@@ -326,6 +326,32 @@ def test_f4_a_disagreement_found_by_the_last_recompute_blocks_too(world, cs):
         world.finalize(invoice)
 
 
+def test_f4_a_refused_finalize_keeps_what_its_recompute_found_for_every_caller(
+    world, cs
+):
+    # given the reviewed draft of the test above and a late new disagreement
+    _in_window_utility(world, T, pricing=pricing("utility", billable=True))
+    invoice = world.invoice(OCT)
+    disagreements_review(
+        disagreements=PricingDisagreement.objects.filter(invoice=invoice), actor=cs
+    )
+    second = world.send_template("marketing", T + timedelta(days=2))
+    world.deliver(
+        second,
+        pricing=pricing("utility", billable=True),
+        arrives=datetime(2026, 11, 2, tzinfo=UTC),
+    )
+    # when the service itself refuses (no caller recomputes afterwards)
+    with pytest.raises(InvalidTransition, match="1 pricing disagreement"):
+        world.finalize(invoice)
+    # then the draft holds the new disagreement, unreviewed, for review
+    invoice.refresh_from_db()
+    assert invoice.status == "draft"
+    assert [r.message_id for r in _rows(invoice) if r.reviewed_at is None] == [
+        second.pk
+    ]
+
+
 def test_f4_the_daily_finalize_run_reports_a_blocked_draft_and_goes_on(
     world, client, caplog
 ):

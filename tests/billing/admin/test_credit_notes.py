@@ -105,7 +105,7 @@ def test_over_credit_shows_the_error_and_creates_nothing(cs_client, rates):
     assert errors == [
         # the service words it; stored amounts have 4 places
         "Marketing templates, Spain: credit must be more than 0 and at most "
-        "0.2500 EUR. Nothing was issued."
+        "0.25 EUR. Nothing was issued."
     ]
     assert "0.25 EUR" in response.content.decode()  # left to credit
     assert not CreditNote.objects.exists()
