@@ -11,7 +11,6 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.exceptions import DomainError
 from accounts.locks import company_lock
 from accounts.models import Company, Team, User
 from accounts.queueing import enqueue_on_commit
@@ -22,6 +21,7 @@ from .exceptions import (
     ForeignUser,
     InactiveUser,
     InvalidLicenseChange,
+    LicenseRequestRefused,
     SeatLimitExceeded,
     SenderNotLicensed,
 )
@@ -257,12 +257,6 @@ def send_permission_check(*, user: User, company: Company, at: datetime) -> None
 
 
 # --- License requests ---------------------------------------------------------
-
-
-class LicenseRequestRefused(DomainError):
-    """A license request that cannot be made or decided; nothing changed."""
-
-    code = "license_request_refused"
 
 
 def _request_actor_check(*, request: LicenseRequest, actor: User) -> None:
