@@ -13,6 +13,7 @@ from accounts.models import Company, User
 from accounts.queueing import enqueue_on_commit
 
 from .. import rules
+from ..locks import idle_license_notice_lock
 from ..models import IdleLicenseNotice
 from ..selectors import idle_licenses_by_company
 
@@ -95,11 +96,7 @@ def _notice_context(notice: IdleLicenseNotice) -> dict:
 @transaction.atomic
 def idle_license_notice_email(*, notice_id: int) -> IdleLicenseNotice:
     """Email a recorded notice to its recipients once (``emailed_at`` guards it)."""
-    notice = (
-        IdleLicenseNotice.objects.select_for_update(no_key=True)
-        .select_related("company")
-        .get(pk=notice_id)
-    )
+    notice = idle_license_notice_lock(notice_id)
     if notice.emailed_at is not None:
         return notice
     context = _notice_context(notice)

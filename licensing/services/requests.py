@@ -10,6 +10,7 @@ from accounts.locks import company_lock
 from accounts.models import User
 
 from ..exceptions import LicenseRequestRefused
+from ..locks import license_request_lock
 from ..models import LicenseRequest
 from ..selectors import active_assignments
 from .assignments import license_assign
@@ -58,13 +59,9 @@ def license_request_create(*, user: User, note: str = "") -> LicenseRequest:
 
 
 def _pending_request_lock(request: LicenseRequest) -> LicenseRequest:
-    """Lock the company then the request (accounts/locks.py order); must be pending."""
+    """Lock the company then the request (licensing/locks.py order); must be pending."""
     company_lock(request.company_id)
-    locked = (
-        LicenseRequest.objects.select_for_update(no_key=True)
-        .select_related("company", "user")
-        .get(pk=request.pk)
-    )
+    locked = license_request_lock(request.pk)
     if locked.status != LicenseRequest.Status.PENDING:
         raise LicenseRequestRefused(
             _("This request was already %(status)s.")
