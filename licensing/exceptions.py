@@ -23,3 +23,9 @@ class InactiveUser(DomainError):
 
 class SenderNotLicensed(DomainError):
     code = "sender_not_licensed"
+
+
+class LicenseRequestRefused(DomainError):
+    """A license request that cannot be made or decided; nothing changed."""
+
+    code = "license_request_refused"

@@ -10,12 +10,11 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
-from licensing.exceptions import SeatLimitExceeded
+from licensing.exceptions import LicenseRequestRefused, SeatLimitExceeded
 from licensing.models import IdleLicenseNotice, LicenseAssignment, LicenseRequest
 from licensing.rules import license_is_idle
 from licensing.selectors import license_insight, license_summary
 from licensing.services import (
-    LicenseRequestRefused,
     license_assign,
     license_count_set,
     license_price_set,

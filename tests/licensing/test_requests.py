@@ -9,11 +9,10 @@ from django.db import IntegrityError, transaction
 from django.test import Client
 from django.urls import reverse
 
-from licensing.exceptions import SeatLimitExceeded
+from licensing.exceptions import LicenseRequestRefused, SeatLimitExceeded
 from licensing.models import LicenseAssignment, LicenseRequest
 from licensing.selectors import license_summary, user_holds_license
 from licensing.services import (
-    LicenseRequestRefused,
     license_assign,
     license_count_set,
     license_request_approve,
