@@ -7,14 +7,13 @@ then sequence rows): the company first, then licensing's own rows.
 - Count and price changes, assignments and revocations (A1-A3) lock only the
   company (``company_lock``); the seat limit is decided under it.
 - Deciding a license request (F6): the company (``company_lock``), then the
-  request (``license_request_lock``). Its locking clause names no table, so it
-  also locks the rows it joins: the request's company (already held) and its
-  user. Approving then assigns through ``license_assign``, whose company lock is
-  the one already held. Never a request before its company.
+  request (``license_request_lock``, the request's row only). Approving then
+  assigns through ``license_assign``, whose company lock is the one already
+  held. Never a request before its company.
 - Emailing an idle license notice (F6): ``idle_license_notice_lock`` locks the
-  notice and, through the same join, its company's row, in one statement, the
-  only lock of that transaction; both are held until the email is sent and
-  ``emailed_at`` saved. Recording a notice locks no row: the unique
+  notice's row only, the one lock of that transaction, held until the email is
+  sent and ``emailed_at`` saved: a slow mail server never holds up the
+  company's license changes. Recording a notice locks no row: the unique
   (company, week) constraint settles concurrent runs.
 
 No licensing row is locked together with billing's invoice or sequence rows.
@@ -28,7 +27,7 @@ def license_request_lock(pk: int) -> LicenseRequest:
     """Lock and return license request ``pk`` with its company and user, to decide
     it once; hold the company's lock (``company_lock``) first."""
     return (
-        LicenseRequest.objects.select_for_update(no_key=True)
+        LicenseRequest.objects.select_for_update(no_key=True, of=("self",))
         .select_related("company", "user")
         .get(pk=pk)
     )
@@ -38,7 +37,7 @@ def idle_license_notice_lock(pk: int) -> IdleLicenseNotice:
     """Lock and return idle license notice ``pk`` with its company, so that it is
     emailed once (``emailed_at`` is read and set under this lock)."""
     return (
-        IdleLicenseNotice.objects.select_for_update(no_key=True)
+        IdleLicenseNotice.objects.select_for_update(no_key=True, of=("self",))
         .select_related("company")
         .get(pk=pk)
     )
