@@ -66,7 +66,7 @@ EUR_RATES = {
     "United Arab Emirates": ("0.0355", "0.0145", "0.0145"),
     "United Kingdom": ("0.0485", "0.0202", "0.0331"),
 }
-CATEGORIES = (rules.MARKETING, rules.UTILITY, rules.AUTHENTICATION)
+CATEGORIES = rules.TEMPLATE_CATEGORIES
 # The other price lists follow EUR at a demo exchange rate.
 PRICE_LISTS = {"EUR": Decimal("1"), "MXN": Decimal("18"), "USD": Decimal("1.08")}
 

@@ -8,9 +8,26 @@ from accounts.models import Company
 from messaging.models import Message
 
 from ..money import RATE_DECIMAL_PLACES
+from ..rules import Reason
 from .invoices import Invoice
 from .markets import Market
 from .pricing import ChargeCategory, ChargePolicy, VolumeTier
+
+REASON_CHOICES = [
+    (Reason.MARKETING, _("Charged: marketing template")),
+    (Reason.AUTHENTICATION, _("Charged: authentication template")),
+    (Reason.UTILITY_NO_WINDOW, _("Charged: utility template, no window open")),
+    (Reason.UTILITY_IN_WINDOW, _("Free: utility template inside the window")),
+    (
+        Reason.UTILITY_IN_WINDOW_CHARGED,
+        _("Charged by the policy: utility template inside the window"),
+    ),
+    (Reason.SERVICE, _("Charged by the policy: free-form message")),
+    (Reason.SERVICE_FREE, _("Free: free-form message")),
+    (Reason.FREE_BY_POLICY, _("Free by the policy")),
+    (Reason.ENTRY_POINT, _("Free: free entry point window")),
+    (Reason.PROVIDER_ENTRY_POINT, _("Free: entry point reported by WhatsApp")),
+]
 
 
 class Charge(models.Model):
@@ -27,7 +44,8 @@ class Charge(models.Model):
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
     delivered_at = models.DateTimeField()
     billable = models.BooleanField()
-    reason = models.CharField(max_length=40)
+    # Why it is charged or free (D4): one of rules.Reason, the answer of charge_for.
+    reason = models.CharField(max_length=40, choices=REASON_CHOICES)
     # The rate in force at delivery (C6); empty when no card has one (blocks the invoice).
     rate = models.DecimalField(
         max_digits=12, decimal_places=RATE_DECIMAL_PLACES, null=True, blank=True

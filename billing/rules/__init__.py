@@ -37,6 +37,7 @@ from .charges import (
     MARKETING,
     PROVIDER_FREE_ENTRY_POINT,
     SERVICE,
+    TEMPLATE_CATEGORIES,
     UTILITY,
     PolicyTerms,
     Reason,
@@ -67,7 +68,7 @@ from .reconciliation import (
     provider_type,
     provider_verdict,
 )
-from .tiers import TIERED_CATEGORIES, Tier, tier_for
+from .tiers import TIERED_CATEGORIES, Tier, tier_for, tier_spans
 
 __all__ = [
     "month_bounds",
@@ -80,6 +81,7 @@ __all__ = [
     "AUTHENTICATION",
     "SERVICE",
     "CATEGORIES",
+    "TEMPLATE_CATEGORIES",
     "PROVIDER_FREE_ENTRY_POINT",
     "Reason",
     "PolicyTerms",
@@ -92,6 +94,7 @@ __all__ = [
     "TIERED_CATEGORIES",
     "Tier",
     "tier_for",
+    "tier_spans",
     "OTHER_MARKET",
     "market_for",
     "month_days",

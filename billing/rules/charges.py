@@ -7,19 +7,13 @@ joins the answers in SQL; a test checks both agree on every class."""
 from dataclasses import dataclass
 
 MARKETING = "marketing"
-
-
 UTILITY = "utility"
-
-
 AUTHENTICATION = "authentication"
-
-
 SERVICE = "service"  # a free-form message, billed as a category only under F1
-
-
-CATEGORIES = (MARKETING, UTILITY, AUTHENTICATION, SERVICE)
-
+# The categories of a template (messaging's MessageTemplate.Category, tested
+# equal) and what a delivered message is billed as (ChargeCategory).
+TEMPLATE_CATEGORIES = (MARKETING, UTILITY, AUTHENTICATION)
+CATEGORIES = (*TEMPLATE_CATEGORIES, SERVICE)
 
 # F2: the free entry point window is a window of the conversation, defined with
 # the customer service window in messaging.rules; the provider's own verdict

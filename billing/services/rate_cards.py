@@ -22,7 +22,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Company, User
-from messaging.models import MessageTemplate
 
 from .. import rules
 from ..csv_safe import FormulaSafeWriter
@@ -31,7 +30,7 @@ from ..models import Market, Rate, RateCard
 from ..money import RATE_DECIMAL_PLACES, RATE_QUANTUM
 
 COLUMNS = ("market", "category", "rate", "currency", "effective_from")
-CATEGORIES = tuple(MessageTemplate.Category.values)
+CATEGORIES = rules.TEMPLATE_CATEGORIES
 # Rate.rate is DecimalField(max_digits=12, decimal_places=4).
 RATE_MAX = Decimal("99999999.9999")
 

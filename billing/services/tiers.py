@@ -56,13 +56,7 @@ def tiers_apply(*, company: Company, invoice: Invoice) -> int:
                 group.exclude(invoice=invoice).exclude(invoice__isnull=True).count()
             )
             count = mine.count()
-            ordered = sorted(tiers, key=lambda t: t.from_message)
-            for n, tier in enumerate(ordered):
-                lo = max(tier.from_message - offset - 1, 0)
-                nxt = ordered[n + 1].from_message if n + 1 < len(ordered) else None
-                hi = count if nxt is None else min(nxt - offset - 1, count)
-                if lo >= hi:
-                    continue
+            for tier, lo, hi in rules.tier_spans(tiers, already=offset, count=count):
                 rows = mine.filter(
                     _at_or_after(mine.values_list("delivered_at", "message_id")[lo])
                 )

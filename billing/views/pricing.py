@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from accounts.decorators import company_admin_required, private_no_store
 
+from .. import rules
 from ..rules import month_of
 from ..selectors import pricing as pricing_reads
 
@@ -31,7 +32,7 @@ def pricing(request):
             if category == "service"
             else current.terms.charges(category, window_open=False),
         )
-        for category in ("marketing", "utility", "authentication", "service")
+        for category in rules.CATEGORIES
     ]
     return render(
         request,

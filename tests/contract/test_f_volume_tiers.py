@@ -232,26 +232,23 @@ def test_f3_the_portal_shows_tiers_and_the_messages_of_each_tier_line(client, wo
 def test_f3_graduated_total_is_the_sum_of_each_tier_times_its_messages(
     starts, rates, count, offset
 ):
-    """Pure rule: pricing positions one by one equals the per-tier split."""
+    """Pure rules: the spans ``tiers_apply`` prices with one UPDATE each give
+    every message the tier ``tier_for`` gives it, one by one."""
     card = D("0.0300")
     tier_list = [
         rules.Tier(from_message=s, rate=D(r) / 10000)
         for s, r in zip(starts, rates, strict=False)
     ]
-    one_by_one = sum(
-        (
-            (rules.tier_for(p, tier_list) or rules.Tier(0, card)).rate
-            for p in range(offset + 1, offset + count + 1)
-        ),
-        D(0),
+    one_by_one = [rules.tier_for(offset + i + 1, tier_list) for i in range(count)]
+    by_span: list = [None] * count
+    for tier, lo, hi in rules.tier_spans(tier_list, already=offset, count=count):
+        assert by_span[lo:hi] == [None] * (hi - lo)  # spans never overlap
+        by_span[lo:hi] = [tier] * (hi - lo)
+    assert by_span == one_by_one
+    total = sum(((t.rate if t else card) for t in by_span), D(0))
+    assert quantize_money(total, "EUR") == quantize_money(
+        sum(((t.rate if t else card) for t in one_by_one), D(0)), "EUR"
     )
-    ordered = sorted(tier_list, key=lambda t: t.from_message)
-    bounds = [1, *[t.from_message for t in ordered], 10**9]
-    per_tier = D(0)
-    for i, rate in enumerate([card, *[t.rate for t in ordered]]):
-        lo, hi = max(bounds[i], offset + 1), min(bounds[i + 1], offset + count + 1)
-        per_tier += rate * max(hi - lo, 0)
-    assert quantize_money(one_by_one, "EUR") == quantize_money(per_tier, "EUR")
 
 
 def test_f3_an_empty_set_ends_the_tiers_from_its_month_through_the_service(world):
