@@ -22,3 +22,12 @@ def quantize_money(amount: Decimal, currency: str) -> Decimal:
         raise TypeError(f"Money must be Decimal, not {type(amount).__name__}")
     quantum = Decimal(1).scaleb(-currency_exponent(currency))
     return amount.quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def money_text(amount: Decimal | None, currency: str) -> str:
+    """An amount as plain text in its currency's minor unit, "1234.50 EUR": for
+    the admin, the command line and refusal messages. Pages and documents people
+    read format with ``accounts.money.format_money`` in their language."""
+    if amount is None:
+        return "–"
+    return f"{quantize_money(amount, currency)} {currency}"

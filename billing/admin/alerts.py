@@ -10,8 +10,9 @@ from accounts.admin_base import ViewOnlyAdmin
 
 from ..exceptions import InvalidBudget
 from ..models import MonthlyBudget, SpendAlert
+from ..money import money_text
 from ..services.alerts import budget_set, budget_validate_amount
-from .base import MonthFilter, _money
+from .base import MonthFilter
 
 
 class MonthlyBudgetForm(forms.ModelForm):
@@ -64,7 +65,7 @@ class MonthlyBudgetAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("monthly budget"), ordering="amount")
     def amount_display(self, obj):
-        return _money(obj.amount, obj.currency) if obj.amount is not None else "–"
+        return money_text(obj.amount, obj.currency) if obj.amount is not None else "–"
 
 
 @admin.register(SpendAlert)
@@ -105,11 +106,11 @@ class SpendAlertAdmin(ViewOnlyAdmin):
 
     @admin.display(description=_("spent"), ordering="spent")
     def spent_display(self, obj):
-        return _money(obj.spent, obj.currency)
+        return money_text(obj.spent, obj.currency)
 
     @admin.display(description=_("budget"), ordering="budget")
     def budget_display(self, obj):
-        return _money(obj.budget, obj.currency)
+        return money_text(obj.budget, obj.currency)
 
     @admin.display(description=_("email"))
     def email_status(self, obj):

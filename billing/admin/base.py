@@ -1,6 +1,4 @@
-"""What several billing admin pages share: money and invoice columns, the month filter."""
-
-from datetime import date
+"""What several billing admin pages share: the invoice column and the month filter."""
 
 from django.contrib import admin
 from django.urls import reverse
@@ -8,13 +6,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Invoice
-from ..money import quantize_money
-
-
-def _money(amount, currency: str) -> str:
-    if amount is None:
-        return "–"
-    return f"{quantize_money(amount, currency)} {currency}"
+from ..services.runs import month_parse
 
 
 def _invoice_link(invoice: Invoice | None):
@@ -40,7 +32,6 @@ class MonthFilter(admin.SimpleListFilter):
         if not value:
             return queryset
         try:
-            year, month = (int(part) for part in value.split("-"))
-            return queryset.filter(month=date(year, month, 1))
+            return queryset.filter(month=month_parse(value))
         except ValueError:
             return queryset.none()

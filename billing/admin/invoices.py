@@ -16,6 +16,7 @@ from ..exceptions import MonthNotEnded
 from ..forms.credit_notes import CreditNoteForm
 from ..forms.invoices import InvoiceVoidForm, RunBillingForm
 from ..models import Invoice, InvoiceLine
+from ..money import money_text
 from ..selectors import creditable_lines
 from ..services import (
     credit_note_issue,
@@ -25,7 +26,7 @@ from ..services import (
     invoice_void,
 )
 from ..services.runs import billing_run, run_summary
-from .base import MonthFilter, _money
+from .base import MonthFilter
 from .reconciliation import invoice_disagreements_link
 
 
@@ -147,7 +148,7 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("total"), ordering="total")
     def total_display(self, obj):
-        return _money(obj.total, obj.currency)
+        return money_text(obj.total, obj.currency)
 
     @admin.display(description=_("charges"))
     def charges_link(self, obj):
@@ -173,7 +174,7 @@ class InvoiceAdmin(admin.ModelAdmin):
                 (
                     reverse("admin:billing_creditnote_change", args=[n.pk]),
                     n.number,
-                    _money(n.total, n.currency),
+                    money_text(n.total, n.currency),
                 )
                 for n in notes
             ),
@@ -206,7 +207,7 @@ class InvoiceAdmin(admin.ModelAdmin):
     def recompute(self, request, queryset):
         def call(invoice):
             invoice = invoice_recompute(invoice=invoice)
-            return f"recomputed, total {_money(invoice.total, invoice.currency)}."
+            return f"recomputed, total {money_text(invoice.total, invoice.currency)}."
 
         self._each(request, queryset, call)
 
@@ -216,7 +217,7 @@ class InvoiceAdmin(admin.ModelAdmin):
             invoice = invoice_finalize(invoice=invoice)
             return (
                 f"finalized as {invoice.number}, total "
-                f"{_money(invoice.total, invoice.currency)}."
+                f"{money_text(invoice.total, invoice.currency)}."
             )
 
         self._each(request, queryset, call)
@@ -234,7 +235,7 @@ class InvoiceAdmin(admin.ModelAdmin):
     def _confirmation(self, request, queryset, *, action, template, title, **context):
         invoices = list(queryset.select_related("company").order_by("month", "pk"))
         for invoice in invoices:
-            invoice.total_display = _money(invoice.total, invoice.currency)
+            invoice.total_display = money_text(invoice.total, invoice.currency)
         return TemplateResponse(
             request,
             template,
@@ -304,7 +305,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         for line in lines:
             for name in ("amount", "credited", "left"):
                 value = getattr(line, name)
-                setattr(line, f"{name}_display", _money(value, invoice.currency))
+                setattr(line, f"{name}_display", money_text(value, invoice.currency))
         posted = request.POST.get("post") == "yes"
         form = CreditNoteForm(
             request.POST if posted else None, lines=lines, currency=invoice.currency
@@ -329,9 +330,9 @@ class InvoiceAdmin(admin.ModelAdmin):
                     % {
                         "invoice": invoice,
                         "number": note.number,
-                        "subtotal": _money(note.subtotal, note.currency),
-                        "tax": _money(note.tax, note.currency),
-                        "total": _money(note.total, note.currency),
+                        "subtotal": money_text(note.subtotal, note.currency),
+                        "tax": money_text(note.tax, note.currency),
+                        "total": money_text(note.total, note.currency),
                     },
                     messages.SUCCESS,
                 )

@@ -16,7 +16,7 @@ from ..models import (
     CreditNoteLine,
     Invoice,
 )
-from ..money import quantize_money
+from ..money import money_text, quantize_money
 from ..selectors.invoices import creditable_lines
 from .documents import _sequence_next
 
@@ -56,7 +56,7 @@ def credit_note_issue(
         if amount <= 0 or amount > line.left:
             raise InvalidCredit(
                 f"{line.description}: credit must be more than 0 and at most "
-                f"{quantize_money(line.left, currency)} {currency}."
+                f"{money_text(line.left, currency)}."
             )
         note_lines.append(
             CreditNoteLine(

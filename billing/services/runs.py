@@ -19,7 +19,7 @@ from accounts.periods import month_bounds
 from .. import rules
 from ..exceptions import MonthNotEnded
 from ..models import BillingRun, Invoice
-from ..money import quantize_money
+from ..money import money_text
 from ..rules import previous_month
 from .documents import invoice_finalize
 from .invoices import invoice_compute
@@ -70,7 +70,7 @@ class RunResult:
         invoice = self.invoice
         if invoice is None:
             return ""
-        return f"{quantize_money(invoice.total, invoice.currency)} {invoice.currency}"
+        return money_text(invoice.total, invoice.currency)
 
     @property
     def summary(self) -> str:
