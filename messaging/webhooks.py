@@ -1,7 +1,8 @@
 """WhatsApp Cloud API webhook: signature check and payload parsing.
 
 Pure code: bytes and dicts in, dataclasses out. Nothing here touches the
-database; messaging/services.py records what this returns.
+database; messaging/services/ (intake, inbound, statuses) records what this
+returns.
 """
 
 import hashlib

@@ -554,7 +554,7 @@ def test_an_invoice_computation_and_a_webhook_batch_of_one_company_do_not_deadlo
     template and whose second change an inbound message from a new contact (two
     numbers of one account, as the provider batches them), processed while the
     company's invoice is computed."""
-    from messaging import services as messaging_services
+    from messaging.services import intake as messaging_intake
 
     month = month_of(timezone.now(), UTC)
     start, _ = month_bounds(month, UTC)
@@ -593,7 +593,7 @@ def test_an_invoice_computation_and_a_webhook_batch_of_one_company_do_not_deadlo
             )
             return cursor.fetchone()[0] > 0
 
-    real_inbound = messaging_services.inbound_messages_record
+    real_inbound = messaging_intake.inbound_messages_record
 
     def inbound_after_the_invoice_started(*, number, change):
         # Instrumentation only: pause between the statuses change (its messages
@@ -609,7 +609,7 @@ def test_an_invoice_computation_and_a_webhook_batch_of_one_company_do_not_deadlo
         return real_inbound(number=number, change=change)
 
     monkeypatch.setattr(
-        messaging_services, "inbound_messages_record", inbound_after_the_invoice_started
+        messaging_intake, "inbound_messages_record", inbound_after_the_invoice_started
     )
 
     def webhook():

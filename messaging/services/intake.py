@@ -21,8 +21,8 @@ from accounts.models import User
 from accounts.queueing import enqueue_on_commit
 from licensing.services import send_permission_check
 
-from . import rules
-from .exceptions import (
+from .. import rules
+from ..exceptions import (
     IdempotencyKeyReused,
     InvalidMessage,
     InvalidSignature,
@@ -30,7 +30,7 @@ from .exceptions import (
     TemplateNotSendable,
     WindowClosed,
 )
-from .models import (
+from ..models import (
     PLACEHOLDER_RE,
     BusinessNumber,
     Contact,
@@ -40,8 +40,8 @@ from .models import (
     MessageTemplate,
     WebhookDelivery,
 )
-from .selectors import last_inbound_at
-from .webhooks import (
+from ..selectors import last_inbound_at
+from ..webhooks import (
     Change,
     PayloadError,
     StatusUpdate,
@@ -113,7 +113,7 @@ def _delivery_process_enqueue(delivery_id: int) -> None:
     """Hand a stored delivery to the worker. Once stored it is accepted: a failure
     to process (or to enqueue) is recorded and retried, never answered as an
     error to the provider (deliveries_retry picks it up)."""
-    from .tasks import delivery_process_task
+    from ..tasks import delivery_process_task
 
     try:
         delivery_process_task.delay(delivery_id)
@@ -529,7 +529,7 @@ def message_send(
     message instead of sending again; the same key with another request raises
     IdempotencyKeyReused. The license is checked before either.
     """
-    from .transports import get_transport
+    from ..transports import get_transport
 
     params = [str(p) for p in (params or [])]
     if text and template is not None:
@@ -613,7 +613,7 @@ def message_send(
             settings.WHATSAPP_TRANSPORT == "sandbox"
             and settings.WHATSAPP_SANDBOX_EMIT_STATUSES
         ):
-            from .tasks import sandbox_statuses_emit_task
+            from ..tasks import sandbox_statuses_emit_task
 
             enqueue_on_commit(sandbox_statuses_emit_task, pk)
     return message
@@ -636,7 +636,7 @@ def outbound_message_record(
     No rule is checked here: message_send checks A4/B3 first, and the demo's
     history builder checks the same rules for its past instants.
     """
-    from .payloads import template_payload, text_payload
+    from ..payloads import template_payload, text_payload
 
     params = params or []
     to = conversation.contact.wa_id
