@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from .. import rules
 from ..exceptions import InvalidSignature, MalformedPayload
+from ..locks import delivery_lock
 from ..models import BusinessNumber, WebhookDelivery
 from ..webhooks import PayloadError, parse_payload, signature_is_valid
 from .inbound import inbound_messages_record
@@ -121,9 +122,7 @@ def delivery_process(*, delivery_id: int) -> WebhookDelivery:
     """Record every message and status of a stored delivery; safe to re-run."""
     try:
         with transaction.atomic():
-            delivery = WebhookDelivery.objects.select_for_update(no_key=True).get(
-                pk=delivery_id
-            )
+            delivery = delivery_lock(delivery_id)
             parsed = parse_payload(_json_load(delivery.body))
             ids = {c.phone_number_id for c in parsed.changes}
             numbers = {

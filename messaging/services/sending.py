@@ -21,6 +21,7 @@ from ..exceptions import (
     TemplateNotSendable,
     WindowClosed,
 )
+from ..locks import conversation_lock
 from ..models import PLACEHOLDER_RE, Conversation, Message, MessageTemplate
 from ..selectors import last_inbound_at
 from .statuses import message_delivery_refresh, status_orphans_link
@@ -99,13 +100,8 @@ def message_send(
         raise InvalidMessage(_("Send either text or a template, not both."))
     with transaction.atomic():
         # One sender at a time per conversation: double submits and the window
-        # check see each other. Only the conversation row is locked (not the joined
-        # company), and FOR NO KEY UPDATE lets foreign-key checks through.
-        conversation = (
-            Conversation.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("business_number", "contact", "company")
-            .get(pk=conversation.pk)
-        )
+        # check see each other (locks.conversation_lock).
+        conversation = conversation_lock(conversation.pk)
         at = timezone.now()
         # Checked before a stored answer is replayed, too: a key is no way round A4.
         send_permission_check(user=sender, company=conversation.company, at=at)

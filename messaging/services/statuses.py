@@ -5,6 +5,7 @@ from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 
 from .. import rules
+from ..locks import messages_lock
 from ..models import BusinessNumber, Message, MessageStatusEvent, WebhookDelivery
 from ..webhooks import StatusUpdate
 
@@ -26,16 +27,9 @@ def status_updates_record(
     if not statuses:
         return set()
     wamids = sorted({s.wamid for s in statuses})
-    # Lock the messages first so concurrent status batches serialise per message.
-    # By wamid alone (unique index); a company filter in SQL makes the planner
-    # AND a bitmap of all the company's messages.
-    messages = [
-        m
-        for m in Message.objects.select_for_update(no_key=True)
-        .filter(wamid__in=wamids)
-        .order_by("pk")
-        if m.company_id == number.company_id
-    ]
+    # Lock the messages first so concurrent status batches serialise per message
+    # (by wamid alone in SQL: see locks.messages_lock).
+    messages = messages_lock(wamids, company_id=number.company_id)
     by_wamid = {m.wamid: m for m in messages}
     MessageStatusEvent.objects.bulk_create(
         [
@@ -147,14 +141,8 @@ def status_orphans_link(*, company_id: int, wamids: list[str]) -> int:
     returns messages fixed. Events posted for another company stay unlinked."""
     with transaction.atomic():
         # By wamid alone in SQL (unique index), the company in Python: see
-        # status_updates_record.
-        messages = [
-            m
-            for m in Message.objects.select_for_update(no_key=True)
-            .filter(wamid__in=wamids)
-            .order_by("pk")
-            if m.company_id == company_id
-        ]
+        # locks.messages_lock.
+        messages = messages_lock(wamids, company_id=company_id)
         orphaned = set(
             MessageStatusEvent.objects.filter(
                 wamid__in=[m.wamid for m in messages],
