@@ -195,7 +195,6 @@ def _usage_oracle(company, start, end) -> tuple[dict, list]:
         "conversation_id", "provider_timestamp"
     ):
         inbound[conv].append(at)
-    window = messaging_rules.CUSTOMER_SERVICE_WINDOW
     charges, counts = {}, Counter()
     for m in Message.objects.filter(
         company=company,
@@ -205,7 +204,12 @@ def _usage_oracle(company, start, end) -> tuple[dict, list]:
         delivered_at__lt=end,
     ).select_related("conversation__contact"):
         d = m.delivered_at
-        is_open = any(t <= d < t + window for t in inbound[m.conversation_id])
+        is_open = messaging_rules.window_is_open(
+            last_inbound_at=max(
+                (t for t in inbound[m.conversation_id] if t <= d), default=None
+            ),
+            at=d,
+        )
         billable, reason = billing_rules.charge_for(
             category=m.template_category, window_open=is_open
         )
