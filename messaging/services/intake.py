@@ -16,10 +16,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from .. import rules
-from ..exceptions import InvalidSignature, MalformedPayload
+from ..exceptions import InvalidSignature, MalformedPayload, PayloadError
 from ..locks import delivery_lock
 from ..models import BusinessNumber, WebhookDelivery
-from ..webhooks import PayloadError, parse_payload, signature_is_valid
+from ..webhooks import parse_payload, signature_is_valid
 from .inbound import inbound_messages_record
 from .statuses import status_orphans_link, status_updates_record
 
