@@ -18,8 +18,8 @@ refresh (by primary key) and then locks the messages its statuses report on (by
 primary key); so a later change's conversations come after an earlier change's
 messages, and two deliveries with such changes in opposite orders can deadlock
 (PostgreSQL fails one, its task retries). ``message_send`` locks its
-conversation and only inserts its message; ``status_orphans_link`` locks
-messages alone, after the commit. No transaction takes both chains: messaging
+conversation and writes no message but its own new one; ``status_orphans_link``
+locks messages alone, after that commit. No transaction takes both chains: messaging
 never locks a company row (``conversation_lock`` locks only the conversation,
 not the joined company), and billing and licensing lock no messaging row. They
 meet only in foreign-key checks, which FOR NO KEY UPDATE lets through.
