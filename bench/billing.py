@@ -219,7 +219,7 @@ WITH delivered AS (
            SELECT 1 FROM messaging_message i
            WHERE i.conversation_id = d.conversation_id AND i.direction = 'in'
              AND i.provider_timestamp <= d.delivered_at
-             AND i.provider_timestamp > d.delivered_at - interval '24 hours') AS billable
+             AND i.provider_timestamp > d.delivered_at - %(window)s) AS billable
   FROM delivered d
 ), lines AS (
   SELECT c.company_id, round(count(*) * r.rate, 2) AS amount
@@ -239,8 +239,13 @@ SELECT company_id, sum(amount) FROM (
 def oracle() -> dict[int, Decimal]:
     from django.db import connection
 
+    from messaging.rules import CUSTOMER_SERVICE_WINDOW
+
     with connection.cursor() as cursor:
-        cursor.execute(ORACLE, {"start": START, "end": END})
+        # B1's window: the rule's own constant (messaging.rules), as an interval.
+        cursor.execute(
+            ORACLE, {"start": START, "end": END, "window": CUSTOMER_SERVICE_WINDOW}
+        )
         return dict(cursor.fetchall())
 
 

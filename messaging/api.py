@@ -26,7 +26,12 @@ from accounts.exceptions import DomainError
 from licensing.exceptions import SenderNotLicensed
 
 from . import selectors
-from .exceptions import InvalidMessage, TemplateNotSendable, WindowClosed
+from .exceptions import (
+    InvalidMessage,
+    TemplateNotSendable,
+    TransportError,
+    WindowClosed,
+)
 from .filters import ConversationFilter, conversations_with_window
 from .models import Conversation, Message, MessageTemplate
 from .serializers import (
@@ -36,7 +41,6 @@ from .serializers import (
     MessageSerializer,
 )
 from .services import message_send
-from .transports import TransportError
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 

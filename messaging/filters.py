@@ -3,28 +3,14 @@
 from datetime import datetime
 
 import django_filters
-from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from .models import BusinessNumber, Conversation
-from .rules import CUSTOMER_SERVICE_WINDOW
+from .windows import window_open_q
 
 WINDOW_OPEN = "open"
 WINDOW_CLOSED = "closed"
-
-
-def window_open_q(*, at: datetime) -> Q:
-    """Return rules.window_is_open(last_inbound_at=..., at=at) as SQL (B1).
-
-    Open when ``last_inbound_at <= at < last_inbound_at + 24h``, i.e. the last
-    inbound message is at most ``at`` and later than ``at - 24h``; closed at
-    exactly 24 hours. tests/messaging/test_inbox.py checks it against the rule
-    at the window's edges.
-    """
-    return Q(
-        last_inbound_at__lte=at,
-        last_inbound_at__gt=at - CUSTOMER_SERVICE_WINDOW,
-    )
 
 
 def conversations_with_window(

@@ -30,7 +30,7 @@ def window_closes_at(*, last_inbound_at: datetime | None) -> datetime | None:
     return last_inbound_at + CUSTOMER_SERVICE_WINDOW
 
 
-# --- F2: free entry points (issue 8) ------------------------------------------
+# --- F2: free entry points ----------------------------------------------------
 
 # An ad-referred inbound message opens a free entry point window when the business
 # answers within 24 h; every message delivered in the 72 h from that answer is free.

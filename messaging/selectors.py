@@ -8,6 +8,7 @@ from accounts.models import User
 
 from . import rules
 from .models import Conversation, Message, MessageTemplate, WebhookDelivery
+from .windows import entry_point_openers
 
 
 def last_inbound_at(*, conversation: Conversation, at: datetime) -> datetime | None:
@@ -67,33 +68,8 @@ def sendable_templates(*, company_id: int) -> QuerySet[MessageTemplate]:
 
 def entry_point_open(*, conversation: Conversation, at: datetime) -> bool:
     """F2: whether a free entry point window of the conversation covers ``at``
-    (ad-referred inbound messages are few: each is checked with its first answer)."""
-    referrals = Message.objects.filter(
-        conversation=conversation,
-        direction=Message.Direction.INBOUND,
-        referral__isnull=False,
-        provider_timestamp__lte=at,
-        provider_timestamp__gt=at
-        - rules.ENTRY_POINT_ANSWER_WITHIN
-        - rules.ENTRY_POINT_FREE_FOR,
-    ).values_list("provider_timestamp", flat=True)
-    for referral_at in referrals:
-        first_answer = (
-            Message.objects.filter(
-                conversation=conversation,
-                direction=Message.Direction.OUTBOUND,
-                provider_timestamp__gte=referral_at,
-            )
-            .order_by("provider_timestamp", "id")
-            .values_list("provider_timestamp", flat=True)
-            .first()
-        )
-        window = rules.entry_point_window(
-            referral_at=referral_at, first_answer_at=first_answer
-        )
-        if window and window[0] <= at < window[1]:
-            return True
-    return False
+    (``windows.entry_point_openers``, the query billing's charges use too)."""
+    return entry_point_openers(conversation_ref=conversation.pk, at_ref=at).exists()
 
 
 def dead_deliveries(

@@ -1,7 +1,8 @@
 """WhatsApp Cloud API webhook: signature check and payload parsing.
 
 Pure code: bytes and dicts in, dataclasses out. Nothing here touches the
-database; messaging/services.py records what this returns.
+database; messaging/services/ (intake, inbound, statuses) records what this
+returns.
 """
 
 import hashlib
@@ -11,14 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .exceptions import PayloadError
+
 SIGNATURE_PREFIX = "sha256="
 # Provider timestamps outside this range are malformed, not events.
 _MIN_TS = 1_000_000_000  # 2001-09-09
 _MAX_TS = 32_503_680_000  # 3000-01-01
-
-
-class PayloadError(ValueError):
-    """The body is not a WhatsApp webhook payload; the message says where."""
 
 
 # Text the database cannot store: NUL (PostgreSQL text/jsonb) and lone UTF-16

@@ -25,7 +25,7 @@ from django.db.models.functions import (
 
 from accounts.models import Company
 from messaging.models import Message
-from messaging.rules import CUSTOMER_SERVICE_WINDOW
+from messaging.windows import entry_point_openers, window_openers
 
 from .. import rules
 from ..models import (
@@ -33,16 +33,6 @@ from ..models import (
     Market,
     MarketPrefix,
 )
-
-
-def _window_messages(*, conversation_ref: str, at_ref: str):
-    """Inbound messages whose 24 h window is open at the outer row's instant (B1)."""
-    return Message.objects.filter(
-        conversation_id=OuterRef(conversation_ref),
-        direction=Message.Direction.INBOUND,
-        provider_timestamp__lte=OuterRef(at_ref),
-        provider_timestamp__gt=OuterRef(at_ref) - Value(CUSTOMER_SERVICE_WINDOW),
-    ).order_by("-provider_timestamp", "-id")
 
 
 def _market_expression(*, wa_id_ref: str, at_ref: str):
@@ -78,39 +68,6 @@ def delivered_messages(*, company: Company, until: datetime):
     )
 
 
-def _entry_point_messages(*, conversation_ref: str, at_ref: str):
-    """F2: ad-referred inbound messages whose free entry point window is open at
-    the outer row's instant: the business's first answer came within 24 h of
-    the referral and at most 72 h before the instant."""
-    first_answer = (
-        Message.objects.filter(
-            conversation_id=OuterRef("conversation_id"),
-            direction=Message.Direction.OUTBOUND,
-            provider_timestamp__gte=OuterRef("provider_timestamp"),
-            provider_timestamp__lt=OuterRef("provider_timestamp")
-            + Value(rules.ENTRY_POINT_ANSWER_WITHIN),
-        )
-        .order_by("provider_timestamp", "id")
-        .values("provider_timestamp")[:1]
-    )
-    return (
-        Message.objects.filter(
-            conversation_id=OuterRef(conversation_ref),
-            direction=Message.Direction.INBOUND,
-            referral__isnull=False,
-            provider_timestamp__lte=OuterRef(at_ref),
-            provider_timestamp__gt=OuterRef(at_ref)
-            - Value(rules.ENTRY_POINT_ANSWER_WITHIN + rules.ENTRY_POINT_FREE_FOR),
-        )
-        .annotate(answer_at=Subquery(first_answer))
-        .filter(
-            answer_at__lte=OuterRef(at_ref),
-            answer_at__gt=OuterRef(at_ref) - Value(rules.ENTRY_POINT_FREE_FOR),
-        )
-        .order_by("-provider_timestamp", "-id")
-    )
-
-
 def has_referrals(*, company: Company, until: datetime) -> bool:
     """F2: whether the company has any ad-referred inbound message before ``until``
     (without one, no free entry point window can exist)."""
@@ -131,8 +88,8 @@ def charge_facts(
     free entry point window covered it (F2) and the provider's pricing type.
     Free-form messages only when ``free_form`` (a policy may charge them).
     Each subquery appears once per row."""
-    window = _window_messages(conversation_ref="conversation_id", at_ref="delivered_at")
-    entry_point = _entry_point_messages(
+    window = window_openers(conversation_ref="conversation_id", at_ref="delivered_at")
+    entry_point = entry_point_openers(
         conversation_ref="conversation_id", at_ref="delivered_at"
     )
     messages = delivered_messages(company=company, until=until)

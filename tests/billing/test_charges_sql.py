@@ -4,11 +4,13 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db.models import Max
 
 from billing import rules
 from billing.models import Charge, MarketPrefix
 from billing.services import charges_sync
 from messaging.models import Message
+from messaging.rules import window_is_open
 from tests.billing_world import World, rate_card
 
 pytestmark = pytest.mark.django_db
@@ -33,11 +35,12 @@ def test_sql_twin_of_charge_for_agrees_with_the_rule(client, category, window_op
     message = world.send_and_deliver(category, T - timedelta(seconds=2))
     charges_sync(company=world.company, invoice=None, until=END)
     charge = Charge.objects.get(message=message)
-    delivered_open = message.conversation.messages.filter(
-        direction="in",
-        provider_timestamp__gt=charge.delivered_at - timedelta(hours=24),
-        provider_timestamp__lte=charge.delivered_at,
-    ).exists()
+    last_inbound = message.conversation.messages.filter(
+        direction="in", provider_timestamp__lte=charge.delivered_at
+    ).aggregate(latest=Max("provider_timestamp"))["latest"]
+    delivered_open = window_is_open(
+        last_inbound_at=last_inbound, at=charge.delivered_at
+    )
     assert delivered_open is window_open
     assert (charge.billable, charge.reason) == rules.charge_for(
         category=category, window_open=window_open

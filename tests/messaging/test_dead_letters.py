@@ -15,8 +15,9 @@ import time_machine
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from messaging import rules, selectors, services
+from messaging import rules, selectors
 from messaging.models import Message, WebhookDelivery
+from messaging.services import intake
 from messaging.tasks import deliveries_retry_task
 from tests import whatsapp
 from tests.factories import BusinessNumberFactory, StaffUserFactory
@@ -73,12 +74,12 @@ def test_a_delivery_failing_every_retry_becomes_a_visible_dead_letter_and_can_be
             "phone_number_id"
         ]
     )
-    real = services.inbound_messages_record
+    real = intake.inbound_messages_record
 
     def broken(**kwargs):
         raise RuntimeError("a bug in processing 34600111222 Does it come")
 
-    monkeypatch.setattr(services, "inbound_messages_record", broken)
+    monkeypatch.setattr(intake, "inbound_messages_record", broken)
     caplog.set_level(logging.INFO)
     # given a stored delivery whose processing fails every time
     assert whatsapp.post(cs_client, sample).status_code == 200
@@ -122,7 +123,7 @@ def test_a_delivery_failing_every_retry_becomes_a_visible_dead_letter_and_can_be
     assert f'href="{changelist}?dead=yes"' in index
 
     # when the cause is fixed and Customer Success reprocesses it
-    monkeypatch.setattr(services, "inbound_messages_record", real)
+    monkeypatch.setattr(intake, "inbound_messages_record", real)
     with whatsapp.on_commit():
         cs_client.post(
             changelist, {"action": "reprocess", "_selected_action": [delivery.pk]}
@@ -161,7 +162,7 @@ def test_a_reprocess_that_fails_again_is_reported_not_a_server_error(
     def down(**kwargs):
         raise RuntimeError("still broken")
 
-    monkeypatch.setattr(services, "delivery_process", down)
+    monkeypatch.setattr(intake, "delivery_process", down)
     response = cs_client.post(
         reverse(CHANGELIST),
         {"action": "reprocess", "_selected_action": [delivery.pk]},

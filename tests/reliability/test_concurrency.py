@@ -195,7 +195,6 @@ def _usage_oracle(company, start, end) -> tuple[dict, list]:
         "conversation_id", "provider_timestamp"
     ):
         inbound[conv].append(at)
-    window = messaging_rules.CUSTOMER_SERVICE_WINDOW
     charges, counts = {}, Counter()
     for m in Message.objects.filter(
         company=company,
@@ -205,7 +204,12 @@ def _usage_oracle(company, start, end) -> tuple[dict, list]:
         delivered_at__lt=end,
     ).select_related("conversation__contact"):
         d = m.delivered_at
-        is_open = any(t <= d < t + window for t in inbound[m.conversation_id])
+        is_open = messaging_rules.window_is_open(
+            last_inbound_at=max(
+                (t for t in inbound[m.conversation_id] if t <= d), default=None
+            ),
+            at=d,
+        )
         billable, reason = billing_rules.charge_for(
             category=m.template_category, window_open=is_open
         )
@@ -554,7 +558,7 @@ def test_an_invoice_computation_and_a_webhook_batch_of_one_company_do_not_deadlo
     template and whose second change an inbound message from a new contact (two
     numbers of one account, as the provider batches them), processed while the
     company's invoice is computed."""
-    from messaging import services as messaging_services
+    from messaging.services import intake as messaging_intake
 
     month = month_of(timezone.now(), UTC)
     start, _ = month_bounds(month, UTC)
@@ -593,7 +597,7 @@ def test_an_invoice_computation_and_a_webhook_batch_of_one_company_do_not_deadlo
             )
             return cursor.fetchone()[0] > 0
 
-    real_inbound = messaging_services.inbound_messages_record
+    real_inbound = messaging_intake.inbound_messages_record
 
     def inbound_after_the_invoice_started(*, number, change):
         # Instrumentation only: pause between the statuses change (its messages
@@ -609,7 +613,7 @@ def test_an_invoice_computation_and_a_webhook_batch_of_one_company_do_not_deadlo
         return real_inbound(number=number, change=change)
 
     monkeypatch.setattr(
-        messaging_services, "inbound_messages_record", inbound_after_the_invoice_started
+        messaging_intake, "inbound_messages_record", inbound_after_the_invoice_started
     )
 
     def webhook():

@@ -1,0 +1,51 @@
+"""Row locks of messaging, one named function per lock (as ``accounts/locks.py``).
+
+Every lock is FOR NO KEY UPDATE: it serialises writers of the row but lets
+through the FOR KEY SHARE locks that foreign-key checks take (a status event or
+a charge referencing a message), which would otherwise deadlock with invoice
+computation. Order within one transaction: the webhook delivery, then the
+conversations, then the messages; ``accounts/locks.py`` states how this order
+sits with the company, invoice and sequence locks.
+"""
+
+from collections.abc import Iterable
+
+from .models import Conversation, Message, WebhookDelivery
+
+
+def delivery_lock(pk: int) -> WebhookDelivery:
+    """Lock and return a stored webhook delivery: one worker processes it at a
+    time, so a retry waits for the processing under way."""
+    return WebhookDelivery.objects.select_for_update(no_key=True).get(pk=pk)
+
+
+def conversation_lock(pk: int) -> Conversation:
+    """Lock and return a conversation with its number, contact and company.
+
+    One sender at a time per conversation: double submits and the window
+    check see each other. Only the conversation row is locked (not the joined
+    company), and FOR NO KEY UPDATE lets foreign-key checks through.
+    """
+    return (
+        Conversation.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("business_number", "contact", "company")
+        .get(pk=pk)
+    )
+
+
+def messages_lock(wamids: Iterable[str], *, company_id: int) -> list[Message]:
+    """Lock the messages with these wamids and return the company's, by pk.
+
+    So concurrent status batches serialise per message, and in primary-key
+    order so two batches never lock the same messages in opposite orders. By
+    wamid alone in SQL (unique index), the company in Python: a company filter
+    in SQL makes the planner AND a bitmap of all the company's messages. A
+    wamid of another company's message locks that row too but never returns it.
+    """
+    return [
+        m
+        for m in Message.objects.select_for_update(no_key=True)
+        .filter(wamid__in=wamids)
+        .order_by("pk")
+        if m.company_id == company_id
+    ]

@@ -1,0 +1,39 @@
+"""Messaging writes: webhook intake and processing, status derivation, sending.
+
+Every send path (web page, JSON API, admin, demo) calls ``message_send``; every
+webhook (real or sandbox) goes through ``webhook_receive``.
+
+One module per step: ``intake`` (webhook POSTs, stored deliveries, retries and
+dead letters), ``inbound`` (inbound messages and windows), ``statuses`` (status
+events and the derived delivery state), ``sending`` (``message_send``). Callers
+import from ``messaging.services``; a test that replaces a function a step calls
+patches it where that step looks it up (e.g. ``messaging.services.intake``).
+"""
+
+from .inbound import inbound_messages_record
+from .intake import (
+    deliveries_retry,
+    delivery_process,
+    delivery_reprocess,
+    webhook_receive,
+)
+from .sending import message_send, outbound_message_record, template_render
+from .statuses import (
+    message_delivery_refresh,
+    status_orphans_link,
+    status_updates_record,
+)
+
+__all__ = [
+    "deliveries_retry",
+    "delivery_process",
+    "delivery_reprocess",
+    "inbound_messages_record",
+    "message_delivery_refresh",
+    "message_send",
+    "outbound_message_record",
+    "status_orphans_link",
+    "status_updates_record",
+    "template_render",
+    "webhook_receive",
+]
