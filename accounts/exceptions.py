@@ -13,3 +13,9 @@ class DomainError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class ForeignTeamMember(DomainError):
+    """A team member who is not a user of the team's company."""
+
+    code = "foreign_team_member"

@@ -8,8 +8,9 @@ company), which would otherwise deadlock with webhook processing.
 Where the locks live: the company's here; messaging's in ``messaging/locks.py``
 (``delivery_lock``, ``conversation_lock``, ``messages_lock``), since accounts may
 not import messaging models (tests/test_layering.py); billing's (invoice, document
-sequence, rate card, charge policy) and licensing's (license request, idle
-license notice) in their services.
+sequence, rate card, charge policy) in ``billing/locks.py`` and licensing's
+(license request, idle license notice) in ``licensing/locks.py``, each with the
+app's place in the order.
 
 Messaging's order, in one transaction: the webhook delivery, then conversations,
 then messages. ``delivery_process`` holds its delivery throughout and, for each

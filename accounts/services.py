@@ -3,13 +3,9 @@ from django.db import transaction
 from django.db.models import F, Q
 
 from . import rules
-from .exceptions import DomainError
+from .exceptions import ForeignTeamMember
 from .models import Company, Team, User
 from .roles import CUSTOMER_SUCCESS_GROUP, CUSTOMER_SUCCESS_PERMISSIONS
-
-
-class ForeignTeamMember(DomainError):
-    code = "foreign_team_member"
 
 
 def customer_success_group_sync() -> Group:

@@ -11,6 +11,7 @@ from .. import rules
 from ..exceptions import (
     InvalidCredit,
 )
+from ..locks import invoice_lock
 from ..models import (
     CreditNote,
     CreditNoteLine,
@@ -31,7 +32,7 @@ def credit_note_issue(
     left of the line after earlier credit notes). Tax is credited at the
     invoice's rate.
     """
-    invoice = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
+    invoice = invoice_lock(invoice.pk)
     if not invoice.is_creditable:
         raise InvalidCredit(
             "Only finalized or paid invoices are corrected by credit notes."

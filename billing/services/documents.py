@@ -16,6 +16,7 @@ from ..exceptions import (
     DisagreementsUnreviewed,
     InvalidTransition,
 )
+from ..locks import invoice_lock, sequence_lock
 from ..models import (
     DocumentSequence,
     Invoice,
@@ -31,9 +32,7 @@ def _sequence_next(kind: str, year: int) -> int:
             DocumentSequence.objects.get_or_create(kind=kind, year=year)
     except IntegrityError:
         pass  # created concurrently; the lock below serialises us
-    sequence = DocumentSequence.objects.select_for_update(no_key=True).get(
-        kind=kind, year=year
-    )
+    sequence = sequence_lock(kind=kind, year=year)
     sequence.last_number = F("last_number") + 1
     sequence.save(update_fields=["last_number"])
     sequence.refresh_from_db(fields=["last_number"])
@@ -60,7 +59,7 @@ def invoice_finalize(*, invoice: Invoice, at: datetime | None = None) -> Invoice
     at = at or timezone.now()
     with transaction.atomic():
         company = company_lock(invoice.company_id)
-        invoice = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
+        invoice = invoice_lock(invoice.pk)
         if invoice.status != Invoice.Status.DRAFT:
             raise InvalidTransition(
                 f"{invoice} is {invoice.get_status_display().lower()}, not a draft."
@@ -86,7 +85,7 @@ def _transition(
     invoice: Invoice, *, allowed: tuple[str, ...], to: str, **fields
 ) -> Invoice:
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
+        locked = invoice_lock(invoice.pk)
         if locked.status not in allowed:
             raise InvalidTransition(
                 f"{locked} is {locked.get_status_display().lower()}; it cannot become {to}."

@@ -17,6 +17,7 @@ from accounts.models import Company, User
 
 from .. import rules
 from ..exceptions import InvalidPricing
+from ..locks import charge_policy_lock
 from ..models import (
     ChargePolicy,
     ChargePolicyAssignment,
@@ -128,7 +129,7 @@ def charge_policy_update(
     """F1: change a policy's name, description or terms; refused once a finalized
     invoice billed a charge under it (``rules.policy_editable``): its totals were
     computed with these terms, so they stay true. Nothing changes when refused."""
-    policy = ChargePolicy.objects.select_for_update().get(pk=policy.pk)
+    policy = charge_policy_lock(policy.pk)
     values = _policy_values(values)
     if not rules.policy_editable(
         billed_on_finalized_invoice=charge_policy_billed(policy=policy)

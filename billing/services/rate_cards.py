@@ -26,6 +26,7 @@ from accounts.models import Company, User
 from .. import rules
 from ..csv_safe import FormulaSafeWriter
 from ..exceptions import InvalidRateCard
+from ..locks import rate_card_lock
 from ..models import Market, Rate, RateCard
 from ..money import RATE_DECIMAL_PLACES, RATE_QUANTUM
 
@@ -207,11 +208,7 @@ def rate_card_import(
     """
     at = at or timezone.now()
     # Serialise imports into the same card, so the existing-rate check holds.
-    card = (
-        RateCard.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("company")
-        .get(pk=card.pk)
-    )
+    card = rate_card_lock(card.pk)
     open_from = rules.open_from(at=at, zones=rate_card_zones(card=card))
     reader = csv.reader(
         io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True

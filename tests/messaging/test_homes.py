@@ -1,9 +1,8 @@
-"""One home per kind of thing in messaging: exceptions in ``exceptions.py``, row
-locks in ``locks.py``, the window rules' SQL in ``windows.py``; and the public
-names callers import from their old homes still resolve."""
+"""Messaging's homes beyond tests/test_homes.py: the window rules' SQL only in
+``windows.py``, and the public names callers import from their old homes still
+resolve."""
 
 import importlib
-import inspect
 import re
 from pathlib import Path
 
@@ -21,30 +20,6 @@ def _module(path: Path) -> str:
     return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(
         ".__init__"
     )
-
-
-def test_messaging_defines_exceptions_only_in_exceptions_py():
-    stray = []
-    for path in _sources():
-        module = importlib.import_module(_module(path))
-        for name, value in vars(module).items():
-            if (
-                inspect.isclass(value)
-                and issubclass(value, BaseException)
-                and value.__module__ == module.__name__
-                and module.__name__ != "messaging.exceptions"
-            ):
-                stray.append(f"{module.__name__}.{name}")
-    assert stray == []
-
-
-def test_messaging_takes_row_locks_only_in_locks_py():
-    inline = [
-        str(path.relative_to(ROOT))
-        for path in _sources()
-        if path != APP / "locks.py" and "select_for_update" in path.read_text()
-    ]
-    assert inline == []
 
 
 def test_the_window_constants_are_used_only_by_the_rules_and_windows_py():
