@@ -34,6 +34,14 @@ def _can_manage_licenses(modeladmin, request) -> bool:
     ) and request.user.has_perm("licensing.change_licenseassignment")
 
 
+def _each(model_admin, request, objects, action) -> None:
+    """Run a license action on each selected object, reporting each outcome."""
+    for obj in objects:
+        run_license_action(
+            model_admin, request, lambda o=obj: action(o), label=str(obj)
+        )
+
+
 class CompanyAdmin(accounts_admin.CompanyAdmin):
     list_display = (
         *accounts_admin.CompanyAdmin.list_display,
@@ -64,26 +72,24 @@ class CompanyAdmin(accounts_admin.CompanyAdmin):
         permissions=["manage_licenses"],
     )
     def assign_all_users(self, request, queryset):
-        for company in queryset:
-            run_license_action(
-                self,
-                request,
-                lambda c=company: license_assign_company(company=c, actor=request.user),
-                label=str(company),
-            )
+        _each(
+            self,
+            request,
+            queryset,
+            lambda c: license_assign_company(company=c, actor=request.user),
+        )
 
     @admin.action(
         description=_("Revoke every license of the company"),
         permissions=["manage_licenses"],
     )
     def revoke_all_users(self, request, queryset):
-        for company in queryset:
-            run_license_action(
-                self,
-                request,
-                lambda c=company: license_revoke_company(company=c, actor=request.user),
-                label=str(company),
-            )
+        _each(
+            self,
+            request,
+            queryset,
+            lambda c: license_revoke_company(company=c, actor=request.user),
+        )
 
     has_manage_licenses_permission = _can_manage_licenses
 
@@ -189,26 +195,24 @@ class TeamAdmin(accounts_admin.TeamAdmin):
         permissions=["manage_licenses"],
     )
     def assign_team(self, request, queryset):
-        for team in queryset:
-            run_license_action(
-                self,
-                request,
-                lambda t=team: license_assign_team(team=t, actor=request.user),
-                label=str(team),
-            )
+        _each(
+            self,
+            request,
+            queryset,
+            lambda t: license_assign_team(team=t, actor=request.user),
+        )
 
     @admin.action(
         description=_("Revoke the licenses of every member"),
         permissions=["manage_licenses"],
     )
     def revoke_team(self, request, queryset):
-        for team in queryset:
-            run_license_action(
-                self,
-                request,
-                lambda t=team: license_revoke_team(team=t, actor=request.user),
-                label=str(team),
-            )
+        _each(
+            self,
+            request,
+            queryset,
+            lambda t: license_revoke_team(team=t, actor=request.user),
+        )
 
     has_manage_licenses_permission = _can_manage_licenses
 

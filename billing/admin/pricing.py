@@ -17,21 +17,12 @@ from ..models import ChargePolicy, ChargePolicyAssignment, VolumeTier
 from ..rules import TIERED_CATEGORIES
 from ..selectors.pricing import charge_policy_billed
 from ..services.pricing import (
+    POLICY_FIELDS,
+    POLICY_TERMS,
     charge_policy_assign,
     charge_policy_create,
     charge_policy_update,
     volume_tiers_set,
-)
-
-POLICY_MATRIX = (
-    "marketing_in_window",
-    "marketing_outside_window",
-    "utility_in_window",
-    "utility_outside_window",
-    "authentication_in_window",
-    "authentication_outside_window",
-    "service_in_window",
-    "service_rate_category",
 )
 
 
@@ -60,7 +51,7 @@ class ChargePolicyForm(forms.ModelForm):
 
     class Meta:
         model = ChargePolicy
-        fields = ("name", "description", *POLICY_MATRIX)
+        fields = POLICY_FIELDS
 
     def clean(self):
         cleaned = super().clean()
@@ -88,13 +79,13 @@ class ChargePolicyForm(forms.ModelForm):
 @admin.register(ChargePolicy)
 class ChargePolicyAdmin(admin.ModelAdmin):
     form = ChargePolicyForm
-    list_display = ("name", *POLICY_MATRIX[:-1], "service_rate_category", "in_use")
+    list_display = ("name", *POLICY_TERMS, "in_use")
     search_fields = ("name",)
     fieldsets = (
         (None, {"fields": ("name", "description")}),
         (
             _("Charged inside / outside the customer service window"),
-            {"fields": POLICY_MATRIX},
+            {"fields": POLICY_TERMS},
         ),
         (None, {"fields": ("created_by", "created_at")}),
     )
@@ -113,7 +104,7 @@ class ChargePolicyAdmin(admin.ModelAdmin):
         if obj is not None and charge_policy_billed(policy=obj):
             # Finalized invoices were computed with these terms: keep them true
             # (the service refuses a change too).
-            return ("name", "description", *POLICY_MATRIX, *fixed)
+            return ("name", "description", *POLICY_TERMS, *fixed)
         return fixed
 
     def has_delete_permission(self, request, obj=None):

@@ -5,6 +5,7 @@ Finalized invoices never change (D2), so a change may not start inside a month t
 already finalized: it would split that month's deliveries between a frozen past and a
 recomputed present."""
 
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -77,18 +78,9 @@ def charge_policy_assign(
     )
 
 
-POLICY_FIELDS = (
-    "name",
-    "description",
-    "marketing_in_window",
-    "marketing_outside_window",
-    "utility_in_window",
-    "utility_outside_window",
-    "authentication_in_window",
-    "authentication_outside_window",
-    "service_in_window",
-    "service_rate_category",
-)
+# F1: a policy's terms are the fields of rules.PolicyTerms, stored on ChargePolicy.
+POLICY_TERMS = tuple(field.name for field in dataclass_fields(rules.PolicyTerms))
+POLICY_FIELDS = ("name", "description", *POLICY_TERMS)
 
 
 def _policy_values(values: dict) -> dict:

@@ -94,16 +94,8 @@ def invoice_detail(request, pk):
 def invoice_line_messages(request, pk, line_pk):
     invoice = selectors.invoice_get(company=request.user.company, pk=pk)
     line = selectors.line_get(invoice=invoice, pk=line_pk)
-    table = ChargeTable(
-        selectors.line_charges(line=line),
-        zone=invoice.company.zone,
-        currency=invoice.currency,
-    )
-    RequestConfig(request, paginate={"per_page": 50}).configure(table)
-    return render(
-        request,
-        "billing/charge_list.html",
-        {"invoice": invoice, "line": line, "table": table, "title": line_title(line)},
+    return _charge_list(
+        request, invoice, selectors.line_charges(line=line), line_title(line)
     )
 
 
@@ -111,16 +103,22 @@ def invoice_line_messages(request, pk, line_pk):
 @company_admin_required
 def invoice_free_templates(request, pk):
     invoice = selectors.invoice_get(company=request.user.company, pk=pk)
-    table = ChargeTable(
+    return _charge_list(
+        request,
+        invoice,
         selectors.free_charges(invoice=invoice),
-        zone=invoice.company.zone,
-        currency=invoice.currency,
+        _("Free messages and why"),
     )
+
+
+def _charge_list(request, invoice, charges, title):
+    """D4: the charges behind a line, or the free ones, with why each."""
+    table = ChargeTable(charges, zone=invoice.company.zone, currency=invoice.currency)
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
     return render(
         request,
         "billing/charge_list.html",
-        {"invoice": invoice, "table": table, "title": _("Free messages and why")},
+        {"invoice": invoice, "table": table, "title": title},
     )
 
 

@@ -307,20 +307,26 @@ def test_f4_finalize_is_refused_while_disagreements_are_unreviewed(world, cs):
     assert invoice.number == "INV-2026-000001"
 
 
-def test_f4_a_disagreement_found_by_the_last_recompute_blocks_too(world, cs):
-    # given a draft computed and reviewed on 1 November
+def _reviewed_draft_then_a_late_disagreement(world, cs):
+    """A draft computed and reviewed on 1 November, then a late status of another
+    message that brings a new disagreement; returns the draft and that message."""
     _in_window_utility(world, T, pricing=pricing("utility", billable=True))
     invoice = world.invoice(OCT)
     disagreements_review(
         disagreements=PricingDisagreement.objects.filter(invoice=invoice), actor=cs
     )
-    # when a late status of another message brings a new disagreement
     second = world.send_template("marketing", T + timedelta(days=2))
     world.deliver(
         second,
         pricing=pricing("utility", billable=True),
         arrives=datetime(2026, 11, 2, tzinfo=UTC),
     )
+    return invoice, second
+
+
+def test_f4_a_disagreement_found_by_the_last_recompute_blocks_too(world, cs):
+    # given a reviewed draft and a late new disagreement
+    invoice, _ = _reviewed_draft_then_a_late_disagreement(world, cs)
     # then the finalize recompute finds it and refuses
     with pytest.raises(InvalidTransition, match="1 pricing disagreement"):
         world.finalize(invoice)
@@ -329,18 +335,8 @@ def test_f4_a_disagreement_found_by_the_last_recompute_blocks_too(world, cs):
 def test_f4_a_refused_finalize_keeps_what_its_recompute_found_for_every_caller(
     world, cs
 ):
-    # given the reviewed draft of the test above and a late new disagreement
-    _in_window_utility(world, T, pricing=pricing("utility", billable=True))
-    invoice = world.invoice(OCT)
-    disagreements_review(
-        disagreements=PricingDisagreement.objects.filter(invoice=invoice), actor=cs
-    )
-    second = world.send_template("marketing", T + timedelta(days=2))
-    world.deliver(
-        second,
-        pricing=pricing("utility", billable=True),
-        arrives=datetime(2026, 11, 2, tzinfo=UTC),
-    )
+    # given a reviewed draft and a late new disagreement
+    invoice, second = _reviewed_draft_then_a_late_disagreement(world, cs)
     # when the service itself refuses (no caller recomputes afterwards)
     with pytest.raises(InvalidTransition, match="1 pricing disagreement"):
         world.finalize(invoice)
