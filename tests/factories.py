@@ -1,3 +1,4 @@
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import factory
@@ -5,6 +6,7 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from accounts.models import Company, Team, User
+from billing.models import ChargePolicy, Invoice, Market, Rate, RateCard
 from licensing.models import LicenseAssignment, LicenseCountChange, LicensePrice
 
 
@@ -156,3 +158,59 @@ def licensed_user(company, **kwargs) -> User:
     license_count_set(company=company, quantity=purchased + 1, actor=None)
     license_assign(company=company, users=[user], actor=None)
     return user
+
+
+# --- billing -----------------------------------------------------------------
+
+
+class RateCardFactory(DjangoModelFactory[RateCard]):
+    """A card of the price list (no company) in EUR, unless told otherwise."""
+
+    class Meta:
+        model = RateCard
+        django_get_or_create = ("company", "currency")
+
+    company = None
+    currency = "EUR"
+
+
+class RateFactory(DjangoModelFactory[Rate]):
+    """A Spain marketing rate in force since 2026-01-01 (C6). Markets are seeded by
+    migration; after a flush, ``billing.markets.markets_seed`` puts them back."""
+
+    class Meta:
+        model = Rate
+
+    card = factory.SubFactory(RateCardFactory)
+    market = factory.LazyFunction(lambda: Market.objects.get(name="Spain"))
+    category = "marketing"
+    rate = Decimal("0.0615")
+    effective_from = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class InvoiceFactory(DjangoModelFactory[Invoice]):
+    """A draft of October 2026 in UTC without lines; contract tests make real
+    invoices through the services."""
+
+    class Meta:
+        model = Invoice
+
+    company = factory.SubFactory(CompanyFactory)
+    month = date(2026, 10, 1)
+    period_start = datetime(2026, 10, 1, tzinfo=UTC)
+    period_end = datetime(2026, 11, 1, tzinfo=UTC)
+    currency = factory.LazyAttribute(lambda o: o.company.billing_currency)
+    # A draft has no number; any other status has one (invoice_number_once_finalized).
+    number = factory.LazyAttributeSequence(
+        lambda o, n: None if o.status == Invoice.Status.DRAFT else f"INV-2026-{n:06d}"
+    )
+
+
+class ChargePolicyFactory(DjangoModelFactory[ChargePolicy]):
+    """A charge policy with the contract's terms (C2-C5) unless told otherwise."""
+
+    class Meta:
+        model = ChargePolicy
+
+    name = factory.Sequence(lambda n: f"Policy {n}")
+    description = "Contract terms."
