@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin_base import AppendOnlyAdmin
 from accounts.exceptions import DomainError
 
+from .. import rules
 from ..models import ChargePolicy, ChargePolicyAssignment, VolumeTier
 from ..rules import TIERED_CATEGORIES
 from ..selectors.pricing import charge_policy_billed
@@ -101,7 +102,9 @@ class ChargePolicyAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fixed = ("created_by", "created_at")
-        if obj is not None and charge_policy_billed(policy=obj):
+        if obj is not None and not rules.policy_editable(
+            billed_on_finalized_invoice=charge_policy_billed(policy=obj)
+        ):
             # Finalized invoices were computed with these terms: keep them true
             # (the service refuses a change too).
             return ("name", "description", *POLICY_TERMS, *fixed)

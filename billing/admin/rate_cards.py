@@ -57,6 +57,12 @@ class RateCardAdmin(admin.ModelAdmin):
         # A card's owner and currency never change: its rates are priced in them.
         return ("company", "currency", "created_at") if obj else ()
 
+    def save_model(self, request, obj, form, change):
+        if form.saved is not None:  # created by rate_card_create in the form
+            obj.pk, obj.created_at = form.saved.pk, form.saved.created_at
+            return
+        super().save_model(request, obj, form, change)
+
     def has_delete_permission(self, request, obj=None):
         return False  # rates are history; cards holding them are never deleted
 

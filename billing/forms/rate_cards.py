@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..exceptions import InvalidRateCard
 from ..models import RateCard
-from ..services.rate_cards import COLUMNS, rate_card_validate
+from ..services.rate_cards import COLUMNS, rate_card_create
 
 RATE_CARD_FILE_MAX_BYTES = 2 * 1024 * 1024
 
@@ -17,15 +17,21 @@ class RateCardForm(forms.ModelForm):
         model = RateCard
         fields = ("company", "currency", "name")
 
+    saved: RateCard | None = None
+
     def clean_currency(self):
         return self.cleaned_data["currency"].strip().upper()
 
     def clean(self):
         cleaned = super().clean()
-        if self.instance.pk is None and "currency" in cleaned:
+        if self.instance.pk is None and "currency" in cleaned and not self.errors:
+            # A new card is created by the service (it normalises and validates,
+            # and refuses a second card created at the same time).
             try:
-                rate_card_validate(
-                    company=cleaned.get("company"), currency=cleaned["currency"]
+                self.saved = rate_card_create(
+                    company=cleaned.get("company"),
+                    currency=cleaned["currency"],
+                    name=cleaned.get("name", ""),
                 )
             except InvalidRateCard as exc:
                 self.add_error("currency", exc.message)
