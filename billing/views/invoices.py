@@ -59,10 +59,14 @@ def invoice_context(invoice, lines) -> dict:
             "country": invoice.company.country,
         },
         "zone": invoice.company.zone,
-        "period_last_day": (invoice.period_end - timedelta(seconds=1)).astimezone(
+        # Dates, not datetimes: the ``date`` filter would turn an aware datetime
+        # back to the active time zone (UTC) and print the wrong day.
+        "period_last_day": (invoice.period_end - timedelta(seconds=1))
+        .astimezone(invoice.company.zone)
+        .date(),
+        "period_first_day": invoice.period_start.astimezone(
             invoice.company.zone
-        ),
-        "period_first_day": invoice.period_start.astimezone(invoice.company.zone),
+        ).date(),
         "license_line": license_line,
         "license_segments": (
             license_line.details.get("segments", []) if license_line else []

@@ -56,7 +56,7 @@ def usage_current(request, budget_form=None):
             "preview": True,
             "chart": svg,
             "legend": [(labels[k], colour) for k, colour in charts.KINDS],
-            "as_of": now.astimezone(zone),
+            "as_of": now,
         }
     )
     context.update(_budget_context(company, month, preview.invoice, budget_form))
