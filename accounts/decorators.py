@@ -3,9 +3,10 @@
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import cache_control
+
+from .selectors import company_admins
 
 # Pages and downloads of a company's invoices, usage, prices and fees: neither a
 # shared cache nor the browser's keeps a copy (Cache-Control: private, no-store).
@@ -25,14 +26,30 @@ def company_user_required(view):
     return wrapper
 
 
+def admin_only_refusal(request):
+    """The 403 an agent gets on a company admins' page (billing, licenses): what
+    the page is, who can see it, with the navigation to go back to their pages."""
+    match = request.resolver_match
+    return render(
+        request,
+        "403.html",
+        {
+            "admin_area": match.namespace if match else "",
+            "admins": company_admins(company=request.user.company),
+        },
+        status=403,
+    )
+
+
 def company_admin_required(view):
-    """Billing pages: company admins only; agents get 403."""
+    """Billing and license pages: company admins only; agents get a 403 that
+    says who can see the page."""
 
     @company_user_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.is_company_admin:
-            raise PermissionDenied("Billing is visible to company admins only.")
+            return admin_only_refusal(request)
         return view(request, *args, **kwargs)
 
     return wrapper

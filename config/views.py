@@ -4,12 +4,11 @@ import logging
 import sys
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponseServerError, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import requires_csrf_token
-from django.views.defaults import server_error as default_server_error
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +23,15 @@ UNAVAILABLE = (OperationalError, InterfaceError)
 def server_error(request, template_name="500.html"):
     """handler500: a database outage is a 503 with Retry-After (JSON under
     /api/, a plain page elsewhere), whichever layer met it (the session, the
-    token lookup, a view). Everything else is Django's 500."""
+    token lookup, a view). Everything else is a 500 with templates/500.html.
+
+    Both pages are rendered without the request: its context processors would
+    read the session and the user from the database, which may be the failure."""
     exc = sys.exc_info()[1]
     if not isinstance(exc, UNAVAILABLE):
-        return default_server_error(request, template_name)
+        return HttpResponseServerError(
+            render_to_string(template_name, {"LANGUAGE_CODE": get_language()})
+        )
     logger.warning(
         "Answered 503 to %s %s: database unavailable (%s)",
         request.method,
@@ -39,8 +43,6 @@ def server_error(request, template_name="500.html"):
             {"detail": _("Temporarily unavailable, retry later.")}, status=503
         )
     else:
-        # Rendered without the request: its context processors would read the
-        # session and the user from the database.
         response = HttpResponse(
             render_to_string("503.html", {"LANGUAGE_CODE": get_language()}),
             status=503,

@@ -6,7 +6,9 @@ from datetime import timedelta
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django_tables2 import RequestConfig
 
@@ -30,6 +32,14 @@ def invoice_list(request):
         request.GET, queryset=selectors.invoice_list(company=company)
     )
     table = InvoiceTable(invoices.qs)
+    if any(request.GET.get(name) for name in invoices.filters):
+        # Empty because of the filter, not because there are no invoices yet.
+        table.empty_text = format_html(
+            '{} <a href="{}">{}</a>',
+            _("No invoice matches the filter."),
+            reverse("billing:invoices"),
+            _("Clear the filter"),
+        )
     RequestConfig(request, paginate={"per_page": PAGE}).configure(table)
     return render(
         request,

@@ -17,6 +17,7 @@ from messaging.transports import SandboxTransport
 from tests import whatsapp
 from tests.factories import (
     BusinessNumberFactory,
+    CompanyAdminFactory,
     CompanyFactory,
     ContactFactory,
     ConversationFactory,
@@ -480,6 +481,19 @@ def test_an_unlicensed_user_reads_without_a_composer(client, reader, number):
     html = html.content.decode()
     assert READ_ONLY_NOTICE in html
     assert "<form" not in html.split('id="composer"')[1]
+
+
+def test_an_unlicensed_company_admin_is_sent_to_the_licenses_page_not_to_their_admin(
+    client, number
+):
+    conversation = conversation_with(number, last_inbound_at=T - timedelta(hours=1))
+    admin = CompanyAdminFactory(company=number.company)
+    client.force_login(admin)
+    html = client.get(reverse("conversation", kwargs={"pk": conversation.pk}))
+    html = html.content.decode()
+    assert "ask your company admin" not in html
+    assert "assign yourself one on the Licenses page" in html
+    assert f'href="{reverse("licensing:licenses")}"' in html
 
 
 def test_each_form_on_the_page_has_its_own_idempotency_key(client, agent, number):

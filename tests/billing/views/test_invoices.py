@@ -36,7 +36,7 @@ def test_invoice_list_filters_by_month_and_status(client, world):
     ).content.decode()
     assert "September 2026" in page and "October 2026" not in page
     page = client.get(reverse("billing:invoices"), {"status": "paid"}).content.decode()
-    assert "No invoices yet" in page
+    assert "No invoice matches the filter" in page
 
 
 @pytest.mark.parametrize("count", [3, 30])
@@ -166,3 +166,23 @@ def test_another_companys_invoice_is_404(client, world, name):
 def test_anonymous_users_are_sent_to_login(client, world):
     response = client.get(reverse("billing:invoices"))
     assert response.status_code == 302 and "/accounts/login/" in response.url
+
+
+def test_an_invoice_list_emptied_by_the_filter_says_so_and_offers_to_clear_it(
+    client, world
+):
+    world.invoice(OCT)
+    _login(client, world.admin)
+    page = client.get(
+        reverse("billing:invoices"), {"month": "2026-09", "status": "paid"}
+    ).content.decode()
+    assert "No invoice matches the filter" in page
+    assert "No invoices yet" not in page
+    assert f'href="{reverse("billing:invoices")}"' in page
+
+
+def test_an_empty_unfiltered_invoice_list_says_no_invoices_yet(client, world):
+    _login(client, world.admin)
+    page = client.get(reverse("billing:invoices")).content.decode()
+    assert "No invoices yet" in page
+    assert "No invoice matches the filter" not in page
