@@ -1,7 +1,9 @@
 """A URL conf for the error page tests: the project's, plus a view that raises."""
 
-from config.urls import handler500, urlpatterns as project_urlpatterns
 from django.urls import path
+
+from config.urls import handler500
+from config.urls import urlpatterns as project_urlpatterns
 
 
 def boom(request):
