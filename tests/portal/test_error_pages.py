@@ -4,6 +4,7 @@ navigation, so a user can go back to their pages."""
 from html import unescape
 
 import pytest
+from django.template.loader import render_to_string
 from django.test import override_settings
 from django.urls import reverse
 
@@ -120,3 +121,15 @@ def test_the_agents_403_and_the_404_speak_spanish(client):
     assert "La facturación es para los administradores de tu empresa: Ana Admin" in page
     page = client.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert "Página no encontrada" in page
+
+
+@pytest.mark.parametrize("name", ["500.html", "503.html"])
+def test_the_standalone_error_pages_are_styled_by_the_stylesheets_the_csp_allows(
+    name,
+):
+    """No inline <style> (the CSP's style-src blocks it): the same look as the
+    portal, from its stylesheets, with no request and no database."""
+    page = render_to_string(name, {"LANGUAGE_CODE": "en"})
+    assert "<style" not in page and " style=" not in page
+    assert 'href="/static/css/app.css"' in page
+    assert 'href="/"' in page
