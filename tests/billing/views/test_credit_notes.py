@@ -171,3 +171,19 @@ def test_d2_credit_note_pages_are_not_cached(client, world):
     ):
         cache = client.get(url)["Cache-Control"]
         assert set(cache.split(", ")) == {"private", "no-store"}
+
+
+def test_d2_credit_notes_read_in_spanish(client, world):
+    invoice = _finalized(world)
+    note = _issue(invoice, "0.06")
+    _login(client, world.admin)
+    spanish = {"accept-language": "es"}
+    invoice_page = client.get(
+        reverse("billing:invoice", args=[invoice.pk]), headers=spanish
+    ).content.decode()
+    assert "Notas de crédito" in invoice_page and "Importe pendiente" in invoice_page
+    note_page = client.get(
+        reverse("billing:credit-note", args=[note.pk]), headers=spanish
+    ).content.decode()
+    assert f"Nota de crédito {note.number}" in note_page
+    assert "Corrige la factura" in note_page and "Total abonado (EUR)" in note_page
