@@ -107,7 +107,10 @@ def _credits(invoice, credit_notes) -> dict:
     return {
         "credit_notes": list(credit_notes),
         "credits_applied": rules.invoice_total(credits),
-        "amount_due": rules.amount_due(total=invoice.total, credits=credits),
+        # A voided invoice is owed by nobody: no amount due to show.
+        "amount_due": rules.amount_due(total=invoice.total, credits=credits)
+        if invoice.is_creditable
+        else None,
     }
 
 

@@ -187,3 +187,18 @@ def test_d2_credit_notes_read_in_spanish(client, world):
     ).content.decode()
     assert f"Nota de crédito {note.number}" in note_page
     assert "Corrige la factura" in note_page and "Total abonado (EUR)" in note_page
+
+
+def test_d2_a_voided_invoice_lists_its_credit_notes_but_no_amount_due(client, world):
+    from billing.services import invoice_void
+
+    invoice = _finalized(world)
+    note = _issue(invoice, "0.06")
+    invoice = invoice_void(invoice=invoice, reason="Wrong company")
+    response = _login(client, world.admin).get(
+        reverse("billing:invoice", args=[invoice.pk])
+    )
+    page = response.content.decode()
+    assert note.number in page
+    assert response.context["amount_due"] is None
+    assert 'data-testid="amount-due"' not in page
