@@ -17,6 +17,10 @@ urlpatterns = [
     ),
     path("invoices/<int:pk>/messages.csv", invoices.invoice_csv, name="invoice-csv"),
     path("invoices/<int:pk>/invoice.pdf", invoices.invoice_pdf, name="invoice-pdf"),
+    path("credit-notes/<int:pk>/", invoices.credit_note_detail, name="credit-note"),
+    path(
+        "credit-notes/<int:pk>/pdf/", invoices.credit_note_pdf, name="credit-note-pdf"
+    ),
     path("usage/", usage.usage_current, name="usage"),
     path("usage/budget/", usage.budget_update, name="budget"),
     path(

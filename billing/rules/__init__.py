@@ -44,7 +44,7 @@ from .charges import (
     charge_for,
     rate_category,
 )
-from .invoices import invoice_total, tax_amount
+from .invoices import amount_due, invoice_total, tax_amount
 from .license_fee import LicenseDay, LicenseSegment, license_fee, license_segments
 from .markets import OTHER_MARKET, market_for
 from .periods import (
@@ -109,6 +109,7 @@ __all__ = [
     "license_segments",
     "tax_amount",
     "invoice_total",
+    "amount_due",
     "THRESHOLDS",
     "BUDGET_LIMIT",
     "BudgetProblem",

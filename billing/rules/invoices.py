@@ -14,3 +14,8 @@ def tax_amount(*, subtotal: Decimal, tax_rate: Decimal, currency: str) -> Decima
 def invoice_total(amounts: Iterable[Decimal]) -> Decimal:
     """D1: the total is the sum of the rounded lines."""
     return sum(amounts, ZERO)
+
+
+def amount_due(*, total: Decimal, credits: Iterable[Decimal]) -> Decimal:
+    """D2: what is left to pay of an invoice after its credit notes, never below 0."""
+    return max(total - sum(credits, ZERO), ZERO)

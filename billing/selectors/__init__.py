@@ -2,6 +2,7 @@
 ``billing.selectors``.
 
 - ``invoices``: invoices, lines and the charges behind them for the portal (D4)
+- ``credit_notes``: an invoice's credit notes and one for the portal (D2)
 - ``charges``: delivered messages and the facts a charge needs (C1, B1, C6, F2)
 - ``pricing``: charge policies over time and volume tiers in force (F1, F3)
 - ``runs``: months still to bill, drafts due for finalization (D3)
@@ -11,6 +12,7 @@
 
 from .alerts import BudgetStatus, ThresholdState, budget_status, spend_alerts_due
 from .charges import charge_facts, delivered_messages, has_referrals
+from .credit_notes import credit_note_get, credit_note_lines, credit_notes_of
 from .invoices import (
     billable_charges,
     creditable_lines,
@@ -45,6 +47,9 @@ from .reconciliation import (
 from .runs import drafts_due_for_finalization, months_to_bill
 
 __all__ = [
+    "credit_notes_of",
+    "credit_note_get",
+    "credit_note_lines",
     "creditable_lines",
     "invoice_list",
     "invoice_get",

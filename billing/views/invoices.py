@@ -1,5 +1,6 @@
 """The customer portal's invoice pages: the list, an invoice and the messages
-behind its lines, and the CSV and PDF downloads."""
+behind its lines, the CSV and PDF downloads, and the credit notes correcting an
+invoice (D2) with their PDFs."""
 
 from datetime import timedelta
 
@@ -15,7 +16,7 @@ from django_tables2 import RequestConfig
 from accounts.decorators import company_admin_required, private_no_store
 from accounts.periods import month_of
 
-from .. import selectors
+from .. import rules, selectors
 from ..csv_safe import FormulaSafeWriter
 from ..filters import InvoiceFilter
 from ..models import InvoiceLine
@@ -48,8 +49,21 @@ def invoice_list(request):
     )
 
 
-def invoice_context(invoice, lines) -> dict:
-    """Everything the invoice page and its PDF show; both render from this."""
+def _billing_details(invoice) -> dict:
+    return invoice.billing_details or {
+        "name": invoice.company.name,
+        "email": invoice.company.billing_email,
+        "address": invoice.company.billing_address,
+        "country": invoice.company.country,
+    }
+
+
+def invoice_context(invoice, lines, credit_notes=()) -> dict:
+    """Everything the invoice page and its PDF show; both render from this.
+
+    ``credit_notes`` (D2) correct a finalized invoice: listed with what they
+    credit and what is left to pay. A draft shows none of this.
+    """
     by_kind = {kind: [] for kind in InvoiceLine.Kind.values}
     for line in lines:
         by_kind[line.kind].append(line)
@@ -61,13 +75,7 @@ def invoice_context(invoice, lines) -> dict:
     return {
         "invoice": invoice,
         "company": invoice.company,
-        "details": invoice.billing_details
-        or {
-            "name": invoice.company.name,
-            "email": invoice.company.billing_email,
-            "address": invoice.company.billing_address,
-            "country": invoice.company.country,
-        },
+        "details": _billing_details(invoice),
         "zone": invoice.company.zone,
         # Dates, not datetimes: the ``date`` filter would turn an aware datetime
         # back to the active time zone (UTC) and print the wrong day.
@@ -87,6 +95,32 @@ def invoice_context(invoice, lines) -> dict:
         if by_kind[InvoiceLine.Kind.TAX]
         else None,
         "status_badge": status_badge(invoice),
+        **_credits(invoice, credit_notes),
+    }
+
+
+def _invoice_document(invoice) -> dict:
+    """The context of the invoice page and its PDF, from the database."""
+    draft = invoice.status == invoice.Status.DRAFT  # a draft has no credit notes
+    return invoice_context(
+        invoice,
+        selectors.invoice_lines(invoice=invoice),
+        [] if draft else selectors.credit_notes_of(invoice=invoice),
+    )
+
+
+def _credits(invoice, credit_notes) -> dict:
+    """D2: the credit notes of a non-draft invoice, their sum and what is due."""
+    if invoice.status == invoice.Status.DRAFT or not credit_notes:
+        return {"credit_notes": [], "credits_applied": None, "amount_due": None}
+    credits = [note.total for note in credit_notes]
+    return {
+        "credit_notes": list(credit_notes),
+        "credits_applied": rules.invoice_total(credits),
+        # A voided invoice is owed by nobody: no amount due to show.
+        "amount_due": rules.amount_due(total=invoice.total, credits=credits)
+        if invoice.is_creditable
+        else None,
     }
 
 
@@ -94,7 +128,7 @@ def invoice_context(invoice, lines) -> dict:
 @company_admin_required
 def invoice_detail(request, pk):
     invoice = selectors.invoice_get(company=request.user.company, pk=pk)
-    context = invoice_context(invoice, selectors.invoice_lines(invoice=invoice))
+    context = _invoice_document(invoice)
     from ..selectors.reconciliation import invoice_disagreement_counts  # F4
 
     context["disagreements"], context["disagreements_open"] = (
@@ -202,10 +236,52 @@ def invoice_pdf(request, pk):
     from weasyprint import HTML
 
     invoice = selectors.invoice_get(company=request.user.company, pk=pk)
-    context = invoice_context(invoice, selectors.invoice_lines(invoice=invoice))
+    context = _invoice_document(invoice)
     html = render_to_string("billing/invoice_pdf.html", context, request=request)
     pdf = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
     name = invoice.number or f"draft-{invoice.month:%Y-%m}"
     response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+    return response
+
+
+def credit_note_context(credit_note, lines) -> dict:
+    """Everything the credit note page and its PDF show; both render from this."""
+    invoice = credit_note.invoice
+    zone = invoice.company.zone
+    return {
+        "credit_note": credit_note,
+        "invoice": invoice,
+        "company": invoice.company,
+        "details": _billing_details(invoice),
+        "zone": zone,
+        # A date, not a datetime: the ``date`` filter would print the UTC day.
+        "issued_on": credit_note.created_at.astimezone(zone).date(),
+        "lines": lines,
+    }
+
+
+def _credit_note(request, pk) -> dict:
+    note = selectors.credit_note_get(company=request.user.company, pk=pk)
+    return credit_note_context(note, selectors.credit_note_lines(credit_note=note))
+
+
+@private_no_store
+@company_admin_required
+def credit_note_detail(request, pk):
+    """D2: a credit note correcting one of the company's invoices."""
+    return render(request, "billing/credit_note_detail.html", _credit_note(request, pk))
+
+
+@private_no_store
+@company_admin_required
+def credit_note_pdf(request, pk):
+    from weasyprint import HTML
+
+    context = _credit_note(request, pk)
+    html = render_to_string("billing/credit_note_pdf.html", context, request=request)
+    pdf = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
+    response = HttpResponse(pdf, content_type="application/pdf")
+    name = context["credit_note"].number
     response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
     return response

@@ -60,6 +60,8 @@ def test_every_billing_page_and_download_is_private_and_not_stored(tenants):
         "billing:invoice-free",
         "billing:invoice-csv",
         "billing:invoice-pdf",
+        "billing:credit-note",
+        "billing:credit-note-pdf",
         "billing:usage",
         "billing:reconciliation",
         "billing:pricing",
