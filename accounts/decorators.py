@@ -25,14 +25,21 @@ def company_user_required(view):
     return wrapper
 
 
+def company_admin_check(user) -> None:
+    """A4: billing is for the company's admins; anyone else gets PermissionDenied
+    (403). The portal's pages (``company_admin_required``) and the JSON API
+    (``accounts.permissions.IsCompanyAdmin``) both ask here."""
+    if not user.is_company_admin:
+        raise PermissionDenied("Billing is visible to company admins only.")
+
+
 def company_admin_required(view):
     """Billing pages: company admins only; agents get 403."""
 
     @company_user_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not request.user.is_company_admin:
-            raise PermissionDenied("Billing is visible to company admins only.")
+        company_admin_check(request.user)
         return view(request, *args, **kwargs)
 
     return wrapper

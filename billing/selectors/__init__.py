@@ -13,6 +13,8 @@ from .alerts import BudgetStatus, ThresholdState, budget_status, spend_alerts_du
 from .charges import charge_facts, delivered_messages, has_referrals
 from .invoices import (
     billable_charges,
+    credit_note_get,
+    credit_note_list,
     creditable_lines,
     daily_activity,
     daily_charges,
@@ -45,6 +47,8 @@ from .reconciliation import (
 from .runs import drafts_due_for_finalization, months_to_bill
 
 __all__ = [
+    "credit_note_list",
+    "credit_note_get",
     "creditable_lines",
     "invoice_list",
     "invoice_get",

@@ -20,7 +20,7 @@ from accounts.models import Company
 from accounts.periods import month_bounds
 from messaging.models import Message
 
-from ..models import Charge, Invoice, InvoiceLine
+from ..models import Charge, CreditNote, Invoice, InvoiceLine
 from ..money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, ZERO
 from ..rules import Reason
 
@@ -38,6 +38,20 @@ def invoice_get(*, company: Company, pk: int) -> Invoice:
 
 def invoice_lines(*, invoice: Invoice) -> list[InvoiceLine]:
     return list(invoice.lines.select_related("market").order_by("position", "id"))
+
+
+def credit_note_list(*, company: Company) -> QuerySet[CreditNote]:
+    """D2: the company's credit notes, newest first, with their lines."""
+    return (
+        CreditNote.objects.filter(invoice__company=company)
+        .prefetch_related("lines")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def credit_note_get(*, company: Company, pk: int) -> CreditNote:
+    """The company's credit note or 404, like ``invoice_get``."""
+    return get_object_or_404(credit_note_list(company=company), pk=pk)
 
 
 def creditable_lines(*, invoice: Invoice) -> QuerySet[InvoiceLine]:
