@@ -9,6 +9,7 @@ import time_machine
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
+from billing.services import credit_note_issue
 from licensing.services import license_request_create
 from tests.billing_world import World, rate_card
 from tests.factories import CompanyAdminFactory, UserFactory
@@ -22,7 +23,8 @@ AFTER = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 
 @dataclass
 class Tenant:
-    """One company with a conversation, messages and an invoice with usage lines."""
+    """One company with a conversation, messages, a finalized invoice with usage
+    lines and a credit note of it."""
 
     world: World
     admin: User
@@ -31,6 +33,7 @@ class Tenant:
     invoice: object
     usage_line: object
     license_request: object
+    credit_note: object
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -48,7 +51,8 @@ class Tenant:
 
 
 def tenant_build(client, *, wa_id: str, text: str = "Hi") -> Tenant:
-    """Build a company with traffic and an October invoice with usage lines."""
+    """Build a company with traffic, a finalized October invoice with usage lines
+    and a credit note of it."""
     world = World(client, start=T, wa_id=wa_id, license_price=Decimal("15"))
     with time_machine.travel(T - timedelta(days=30), tick=False):
         admin = CompanyAdminFactory(company=world.company)
@@ -60,9 +64,16 @@ def tenant_build(client, *, wa_id: str, text: str = "Hi") -> Tenant:
     world.send_text(T + timedelta(hours=3), text=text)
     with time_machine.travel(T + timedelta(hours=4), tick=False):
         license_request = license_request_create(user=unlicensed, note="Please")
-    invoice = world.invoice(OCT)
+    invoice = world.finalize(world.invoice(OCT))
     usage_line = invoice.lines.filter(kind="usage").order_by("pk").first()
     assert usage_line is not None, "the tenant's invoice needs a usage line"
+    with time_machine.travel(invoice.period_end + timedelta(days=4), tick=False):
+        credit_note = credit_note_issue(
+            invoice=invoice,
+            amounts={usage_line.pk: Decimal("0.01")},
+            reason="Goodwill",
+            actor=admin,
+        )
     return Tenant(
         world=world,
         admin=admin,
@@ -71,6 +82,7 @@ def tenant_build(client, *, wa_id: str, text: str = "Hi") -> Tenant:
         invoice=invoice,
         usage_line=usage_line,
         license_request=license_request,
+        credit_note=credit_note,
     )
 
 
