@@ -3,6 +3,7 @@
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import cache_control
 
@@ -24,6 +25,14 @@ def company_user_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def company_admin_check(user) -> None:
+    """A4: billing is for the company's admins; anyone else gets PermissionDenied
+    (403). The portal's pages (``company_admin_required``) and the JSON API
+    (``accounts.permissions.IsCompanyAdmin``) both ask here."""
+    if not user.is_company_admin:
+        raise PermissionDenied("Billing is visible to company admins only.")
 
 
 def admin_only_refusal(request):
@@ -48,7 +57,9 @@ def company_admin_required(view):
     @company_user_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not request.user.is_company_admin:
+        try:
+            company_admin_check(request.user)
+        except PermissionDenied:
             return admin_only_refusal(request)
         return view(request, *args, **kwargs)
 

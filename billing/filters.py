@@ -32,3 +32,15 @@ class InvoiceFilter(django_filters.FilterSet):
             return queryset.filter(month=date(year, month, 1))
         except ValueError:
             return queryset.none()
+
+
+class InvoiceApiFilter(django_filters.FilterSet):
+    """The API's filters: ``month=YYYY-MM`` and ``status``; unlike the portal's
+    form, a malformed value is refused (400) rather than matching nothing."""
+
+    month = django_filters.DateFilter(field_name="month", input_formats=["%Y-%m"])
+    status = django_filters.ChoiceFilter(choices=Invoice.Status.choices)
+
+    class Meta:
+        model = Invoice
+        fields = ["month", "status"]

@@ -13,6 +13,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include("messaging.api_urls")),
+    path("api/", include("billing.api_urls")),
     path("billing/", include("billing.urls")),
     path("", include("licensing.urls")),
     path("", include("messaging.urls")),

@@ -200,6 +200,7 @@ class InvoiceFactory(DjangoModelFactory[Invoice]):
     period_start = datetime(2026, 10, 1, tzinfo=UTC)
     period_end = datetime(2026, 11, 1, tzinfo=UTC)
     currency = factory.LazyAttribute(lambda o: o.company.billing_currency)
+    status = Invoice.Status.DRAFT
     # A draft has no number; any other status has one (invoice_number_once_finalized).
     number = factory.LazyAttributeSequence(
         lambda o, n: None if o.status == Invoice.Status.DRAFT else f"INV-2026-{n:06d}"

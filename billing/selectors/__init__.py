@@ -12,7 +12,12 @@
 
 from .alerts import BudgetStatus, ThresholdState, budget_status, spend_alerts_due
 from .charges import charge_facts, delivered_messages, has_referrals
-from .credit_notes import credit_note_get, credit_note_lines, credit_notes_of
+from .credit_notes import (
+    credit_note_get,
+    credit_note_lines,
+    credit_note_list,
+    credit_notes_of,
+)
 from .invoices import (
     billable_charges,
     creditable_lines,
@@ -50,6 +55,7 @@ __all__ = [
     "credit_notes_of",
     "credit_note_get",
     "credit_note_lines",
+    "credit_note_list",
     "creditable_lines",
     "invoice_list",
     "invoice_get",

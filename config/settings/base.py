@@ -287,9 +287,14 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "WhatsApp add-on API",
-    "DESCRIPTION": "Send WhatsApp messages and read conversations of your company.",
+    "DESCRIPTION": (
+        "Send WhatsApp messages and read conversations of your company; company "
+        "admins also read invoices, credit notes and the month so far."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # A message's status and an invoice's are both "status".
+    "ENUM_NAME_OVERRIDES": {"InvoiceStatusEnum": "billing.models.Invoice.Status"},
 }
 
 # --- Logging: no personal data or secrets; request bodies are never logged. --

@@ -87,7 +87,22 @@ def test_the_schema_generates_without_warnings_and_validates(tmp_path):
         "/api/conversations/{id}/",
         "/api/conversations/{conversation_id}/messages/",
         "/api/messages/",
+        "/api/invoices/",
+        "/api/invoices/{invoice_id}/",
+        "/api/invoices/{invoice_id}/lines/{line_id}/charges/",
+        "/api/invoices/{invoice_id}/free-messages/",
+        "/api/credit-notes/",
+        "/api/credit-notes/{credit_note_id}/",
+        "/api/usage/",
     }
+    for path, operations in schema["paths"].items():
+        if not path.startswith(("/api/invoices/", "/api/credit-notes/", "/api/usage/")):
+            continue
+        for operation in operations.values():
+            assert operation["tags"] == ["billing"]
+            assert operation["summary"]
+            assert {"200", "401", "403"} <= set(operation["responses"])
+            assert "{" not in path or "404" in operation["responses"]
     responses = schema["paths"]["/api/messages/"]["post"]["responses"]
     assert {"201", "401", "403", "404", "409", "422", "502", "503"} <= set(responses)
 

@@ -17,14 +17,14 @@ from tests.factories import CompanyAdminFactory, UserFactory
 # Traffic in October 2026; the invoice is computed on 1 November.
 T = datetime(2026, 10, 6, 9, 0, tzinfo=UTC)
 OCT = date(2026, 10, 1)
-SEP = date(2026, 9, 1)
 # Requests are made a while after the invoice, inside the next month.
 AFTER = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 
 
 @dataclass
 class Tenant:
-    """One company with a conversation, messages and an invoice with usage lines."""
+    """One company with a conversation, messages, a finalized invoice with usage
+    lines and a credit note of it."""
 
     world: World
     admin: User
@@ -51,8 +51,8 @@ class Tenant:
 
 
 def tenant_build(client, *, wa_id: str, text: str = "Hi") -> Tenant:
-    """Build a company with traffic, an October invoice with usage lines and a
-    credit note on its finalized September invoice."""
+    """Build a company with traffic, a finalized October invoice with usage lines
+    and a credit note of it."""
     world = World(client, start=T, wa_id=wa_id, license_price=Decimal("15"))
     with time_machine.travel(T - timedelta(days=30), tick=False):
         admin = CompanyAdminFactory(company=world.company)
@@ -64,10 +64,16 @@ def tenant_build(client, *, wa_id: str, text: str = "Hi") -> Tenant:
     world.send_text(T + timedelta(hours=3), text=text)
     with time_machine.travel(T + timedelta(hours=4), tick=False):
         license_request = license_request_create(user=unlicensed, note="Please")
-    credit_note = _credit_note(world)
-    invoice = world.invoice(OCT)
+    invoice = world.finalize(world.invoice(OCT))
     usage_line = invoice.lines.filter(kind="usage").order_by("pk").first()
     assert usage_line is not None, "the tenant's invoice needs a usage line"
+    with time_machine.travel(invoice.period_end + timedelta(days=4), tick=False):
+        credit_note = credit_note_issue(
+            invoice=invoice,
+            amounts={usage_line.pk: Decimal("0.01")},
+            reason="Goodwill",
+            actor=admin,
+        )
     return Tenant(
         world=world,
         admin=admin,
@@ -78,19 +84,6 @@ def tenant_build(client, *, wa_id: str, text: str = "Hi") -> Tenant:
         license_request=license_request,
         credit_note=credit_note,
     )
-
-
-def _credit_note(world):
-    """A credit note (D2) on the tenant's finalized September invoice."""
-    september = world.finalize(world.invoice(SEP))
-    license_line = september.lines.get(kind="license")
-    with time_machine.travel(september.period_end + timedelta(days=5), tick=False):
-        return credit_note_issue(
-            invoice=september,
-            amounts={license_line.pk: Decimal("1")},
-            reason="Goodwill",
-            actor=None,
-        )
 
 
 @pytest.fixture

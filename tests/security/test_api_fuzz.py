@@ -1,8 +1,9 @@
 """Fuzz the JSON API with schemathesis against its own OpenAPI schema.
 
 The schema is read from ``/api/schema/`` through the WSGI application, like a
-client would, and every operation is called with generated input in three auth
-states: anonymous, a licensed agent's token and an unlicensed agent's token.
+client would, and every operation is called with generated input in four auth
+states: anonymous, a licensed agent's token, an unlicensed agent's token and a
+company admin's token (billing's operations answer admins only).
 Each operation gets three kinds of input:
 
 * ``positive``: valid by the schema, ids at random (mostly "not found");
@@ -140,6 +141,26 @@ GROUNDED = {
         [t.pk for t in a.world.templates.values()] + [b.world.templates["utility"].pk]
     ),
     "business_number": lambda a, b: [a.world.number.pk, b.world.number.pk],
+    "invoice": lambda a, b: [a.invoice.pk, b.invoice.pk, 10**9],
+    "usage_line": lambda a, b: [a.usage_line.pk, b.usage_line.pk, 10**9],
+    "credit_note": lambda a, b: [a.credit_note.pk, b.credit_note.pk, 10**9],
+}
+# Path parameter -> the kind of its grounded ids.
+PATH_KINDS = {
+    "id": "conversation",
+    "conversation_id": "conversation",
+    "invoice_id": "invoice",
+    "line_id": "usage_line",
+    "credit_note_id": "credit_note",
+}
+BILLING_OPERATIONS = {
+    "GET /api/invoices/",
+    "GET /api/invoices/{invoice_id}/",
+    "GET /api/invoices/{invoice_id}/lines/{line_id}/charges/",
+    "GET /api/invoices/{invoice_id}/free-messages/",
+    "GET /api/credit-notes/",
+    "GET /api/credit-notes/{credit_note_id}/",
+    "GET /api/usage/",
 }
 
 
@@ -152,7 +173,7 @@ def ground(case, a: Tenant, b: Tenant) -> None:
         return symbol
 
     for name, value in (case.path_parameters or {}).items():
-        case.path_parameters[name] = real("conversation", value)
+        case.path_parameters[name] = real(PATH_KINDS[name], value)
     if case.query and "business_number" in case.query:
         case.query["business_number"] = real(
             "business_number", case.query["business_number"]
@@ -236,7 +257,7 @@ class Fuzzer:
                 )
 
 
-@pytest.mark.parametrize("auth", ["anonymous", "licensed", "unlicensed"])
+@pytest.mark.parametrize("auth", ["anonymous", "licensed", "unlicensed", "admin"])
 def test_api_answers_as_documented(
     tenants, wsgi_app, server_errors, generated_cases, auth, capsys
 ):
@@ -245,6 +266,8 @@ def test_api_answers_as_documented(
         "anonymous": None,
         "licensed": a.agent,
         "unlicensed": a.unlicensed_agent,
+        # A company admin, unlicensed: billing answers, sending is refused.
+        "admin": a.admin,
     }[auth]
     headers = {"Authorization": f"Token {a.token_for(user)}"} if user else {}
     fuzzer = Fuzzer(server_errors, tenants)
@@ -271,7 +294,7 @@ def test_api_answers_as_documented(
     assert fuzzer.findings == {}, "\n\n".join(
         f"{k}\n{v}" for k, v in fuzzer.findings.items()
     )
-    assert len(operations) == 4
+    assert len(operations) == 11
     assert operations == {
         f"{method.upper()} {path}"
         for path, methods in schema.raw_schema["paths"].items()
@@ -289,6 +312,19 @@ def test_api_answers_as_documented(
             "GET /api/conversations/{id}/",
             "GET /api/conversations/{conversation_id}/messages/",
         }
+    # Billing is for company admins: agents get 403 there (or 404 for a path
+    # no route matches, such as an id that is not a number).
+    billing = {
+        status
+        for (op, status), n in fuzzer.statuses.items()
+        if op in BILLING_OPERATIONS
+    }
+    if auth in ("licensed", "unlicensed"):
+        assert 403 in billing
+        assert billing <= {403, 404}
+    if auth == "admin":
+        assert reached >= BILLING_OPERATIONS
+        assert fuzzer.statuses[("POST /api/messages/", 403)] > 0
     if auth == "licensed":
         assert fuzzer.statuses[("POST /api/messages/", 201)] > 0
     if auth == "unlicensed":

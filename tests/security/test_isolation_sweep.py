@@ -9,7 +9,7 @@ or ``test_every_id_parameter_is_mapped``: nobody can add a URL and forget it her
 
 Companies A and B are built the same way (tests/security/conftest.py). Each id
 of A is requested by B's users (404, never 200 or 500), A's agents ask for
-billing pages (403), anonymous visitors are sent to the login page (portal) or
+billing pages and billing's API (403), anonymous visitors are sent to the login page (portal) or
 get 401 (API), and A's own users get the page (the positive control that keeps
 the 404s honest).
 """
@@ -96,6 +96,9 @@ def swept_routes(patterns=None) -> list[Route]:
 PORTAL = "portal"  # company users; anonymous -> login page; staff -> admin site
 BILLING = "billing"  # company admins only; agents -> 403
 API = "api"  # token; anonymous -> 401
+BILLING_API = "billing-api"  # token; company admins only; agents and staff -> 403
+TOKEN_KINDS = (API, BILLING_API)
+ADMIN_KINDS = (BILLING, BILLING_API)
 PUBLIC = "public"  # anyone: the API's own description
 
 
@@ -137,6 +140,13 @@ ROUTES: dict[str, Spec] = {
     "api-conversation-detail": Spec(API),
     "api-conversation-messages": Spec(API),
     "api-message-create": Spec(API, "POST", ok=201, sends=True),
+    "api-invoice-list": Spec(BILLING_API),
+    "api-invoice-detail": Spec(BILLING_API),
+    "api-invoice-line-charges": Spec(BILLING_API),
+    "api-invoice-free-messages": Spec(BILLING_API),
+    "api-credit-note-list": Spec(BILLING_API),
+    "api-credit-note-detail": Spec(BILLING_API),
+    "api-usage": Spec(BILLING_API),
 }
 
 # Where each kind of id comes from, for one tenant.
@@ -165,6 +175,11 @@ PARAM_IDS: dict[tuple[str, str], str] = {
     ("api-conversation-messages", "conversation_id"): "conversation",
     ("licensing:license-request-approve", "pk"): "license_request",
     ("licensing:license-request-decline", "pk"): "license_request",
+    ("api-invoice-detail", "invoice_id"): "invoice",
+    ("api-invoice-line-charges", "invoice_id"): "invoice",
+    ("api-invoice-line-charges", "line_id"): "usage_line",
+    ("api-invoice-free-messages", "invoice_id"): "invoice",
+    ("api-credit-note-detail", "credit_note_id"): "credit_note",
 }
 
 # (route name, body field) -> the object whose id it takes.
@@ -268,7 +283,7 @@ class Sweeper:
 
     def client(self, user, spec: Spec, tenant: Tenant | None) -> tuple[Client, dict]:
         """Portal: a logged-in session. API: a token and no session."""
-        if spec.kind == API and user is not None:
+        if spec.kind in TOKEN_KINDS and user is not None:
             return Client(), {"Authorization": f"Token {tenant.token_for(user)}"}
         if user is None:
             return Client(), {}
@@ -359,7 +374,7 @@ def test_company_b_never_reaches_company_a_objects(tenants, capsys):
                 return OBJECTS[k](a)
 
             # Positive control: A's own user gets the page with A's ids.
-            owner = a.admin if spec.kind == BILLING else a.agent
+            owner = a.admin if spec.kind in ADMIN_KINDS else a.agent
             response = sweep.request("A's owner", owner, a, route, own)
             sweep.expect("A's owner", response, spec.ok)
             expected_sends += spec.sends
@@ -376,7 +391,7 @@ def test_company_b_never_reaches_company_a_objects(tenants, capsys):
                 sweep.expect(f"A's owner, no such {key}", response, 404)
             # (a) B's admin and B's licensed agent, with A's ids: 404.
             for who, user in (("B's admin", b.admin), ("B's agent", b.agent)):
-                if spec.kind == BILLING and user == b.agent:
+                if spec.kind in ADMIN_KINDS and user == b.agent:
                     continue
                 if not list(_mixes(route, a, b)):
                     # No id to steal: B acts on its own company only (checked below).
@@ -385,15 +400,15 @@ def test_company_b_never_reaches_company_a_objects(tenants, capsys):
                 for label, ids, path_foreign in _mixes(route, a, b):
                     response = sweep.request(f"{who}, {label}", user, b, route, ids)
                     # An id of A only in the body: the portal shows the form error.
-                    status = 404 if path_foreign or spec.kind == API else 302
+                    status = 404 if path_foreign or spec.kind in TOKEN_KINDS else 302
                     sweep.expect(f"{who}, {label}", response, status)
             # (b) A's agent on billing routes: 403.
-            if spec.kind == BILLING:
+            if spec.kind in ADMIN_KINDS:
                 response = sweep.request("A's agent", a.agent, a, route, own)
                 sweep.expect("A's agent", response, 403)
             # (c) Anonymous: the login page (portal) or 401 (API).
             response = sweep.request("anonymous", None, a, route, own)
-            if spec.kind == API:
+            if spec.kind in TOKEN_KINDS:
                 sweep.expect("anonymous", response, 401)
             else:
                 sweep.expect(
@@ -403,6 +418,8 @@ def test_company_b_never_reaches_company_a_objects(tenants, capsys):
             response = sweep.request("CS staff", cs, a, route, own)
             if spec.kind == API:
                 sweep.expect("CS staff", response, 404)
+            elif spec.kind == BILLING_API:
+                sweep.expect("CS staff", response, 403)
             else:
                 sweep.expect("CS staff", response, 302, reverse("admin:index"))
 
@@ -451,14 +468,14 @@ def test_routes_without_ids_guard_access_and_show_only_own_data(tenants, capsys)
             def own(k):
                 return OBJECTS[k](a)
 
-            owner = a.admin if spec.kind == BILLING else a.agent
+            owner = a.admin if spec.kind in ADMIN_KINDS else a.agent
             response = sweep.request("A's owner", owner, a, route, own)
             sweep.expect("A's owner", response, spec.ok)
             if response is not None and response.status_code == 200:
                 page = _content(response)
                 seen_by_a |= {m for m in markers if m in page}
             for who, user in (("B's admin", b.admin), ("B's agent", b.agent)):
-                if spec.kind == BILLING and user == b.agent:
+                if spec.kind in ADMIN_KINDS and user == b.agent:
                     continue
                 response = sweep.request(who, user, b, route, own)
                 sweep.expect(who, response, 200)
@@ -472,11 +489,19 @@ def test_routes_without_ids_guard_access_and_show_only_own_data(tenants, capsys)
                         got = {str(c["id"]) for c in response.json()["results"]}
                         if str(a.conversation.pk) in got:
                             sweep.failures.append(f"{who} lists A's conversation")
-            if spec.kind == BILLING:
+                    own_lists = {
+                        "api-invoice-list": b.invoice.pk,
+                        "api-credit-note-list": b.credit_note.pk,
+                    }
+                    if route.name in own_lists:
+                        got = [x["id"] for x in response.json()["results"]]
+                        if got != [own_lists[route.name]]:
+                            sweep.failures.append(f"{who} {route.name} lists {got}")
+            if spec.kind in ADMIN_KINDS:
                 response = sweep.request("A's agent", a.agent, a, route, own)
                 sweep.expect("A's agent", response, 403)
             response = sweep.request("anonymous", None, a, route, own)
-            if spec.kind == API:
+            if spec.kind in TOKEN_KINDS:
                 sweep.expect("anonymous", response, 401)
             elif spec.kind == PUBLIC:
                 sweep.expect("anonymous", response, 200)
