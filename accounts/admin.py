@@ -38,6 +38,8 @@ class CompanyAdmin(admin.ModelAdmin):
             _("Billing"),
             {
                 "fields": (
+                    "legal_name",
+                    "tax_id",
                     "billing_email",
                     "billing_address",
                     "billing_currency",

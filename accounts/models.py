@@ -44,6 +44,21 @@ class Company(TimeStampedModel):
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(_("slug"), max_length=60, unique=True)
     billing_email = models.EmailField(_("billing email"))
+    # The customer on its invoices (F7): frozen onto each at finalization.
+    legal_name = models.CharField(
+        _("legal name"),
+        max_length=200,
+        blank=True,
+        help_text=_("As registered, for invoices; empty: the company's name."),
+    )
+    tax_id = models.CharField(
+        _("tax ID"),
+        max_length=32,
+        blank=True,
+        help_text=_(
+            "VAT number in the EU (with its country prefix), else the local tax ID."
+        ),
+    )
     billing_address = models.TextField(_("billing address"), blank=True)
     country = models.CharField(
         _("country"), max_length=2, validators=[country_validator]
@@ -88,6 +103,22 @@ class Company(TimeStampedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("admin:accounts_company_change", args=[self.pk])
+
+    def clean(self):
+        """F7: the tax ID is valid for the company's country (the admin's and the
+        portal's billing details forms both validate here)."""
+        super().clean()
+        from .rules import tax_id_check
+
+        check = tax_id_check(country=self.country, tax_id=self.tax_id)
+        if check.problem:
+            raise ValidationError({"tax_id": check.problem})
+        self.tax_id = check.value
+
+    @property
+    def invoice_name(self) -> str:
+        """The name invoices carry: the legal name, else the company's name."""
+        return self.legal_name or self.name
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

@@ -4,6 +4,7 @@ from django.db.models import F, Q
 
 from . import rules
 from .exceptions import ForeignTeamMember
+from .locks import company_lock
 from .models import Company, Team, User
 from .roles import CUSTOMER_SUCCESS_GROUP, CUSTOMER_SUCCESS_PERMISSIONS
 
@@ -80,3 +81,26 @@ def user_sessions_revoke(*, user: User) -> User:
     Token.objects.filter(user=user).delete()
     user.refresh_from_db(fields=["session_epoch"])
     return user
+
+
+BILLING_DETAILS_FIELDS = ("legal_name", "billing_address", "tax_id", "billing_email")
+
+
+def company_billing_details_update(*, company: Company, **details) -> Company:
+    """F7: a company's billing details (legal name, address, tax ID, billing
+    contact email), as its admin or Customer Success edit them.
+
+    Validated whole (``Company.full_clean``: the tax ID for the country, the
+    email); refused with ``ValidationError`` and nothing saved. Finalized
+    invoices keep the details frozen on them; drafts show the new ones.
+    """
+    unknown = set(details) - set(BILLING_DETAILS_FIELDS)
+    if unknown:
+        raise TypeError(f"Not billing details: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        locked = company_lock(company.pk)
+        for name, value in details.items():
+            setattr(locked, name, (value or "").strip())
+        locked.full_clean()
+        locked.save(update_fields=[*details, "updated_at"])
+    return locked

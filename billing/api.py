@@ -43,7 +43,7 @@ class BillingApiView:
     permission_classes = [IsCompanyAdmin]
 
     def invoice(self) -> Invoice:
-        return selectors.invoice_get(
+        return selectors.invoice_document_get(
             company=self.request.user.company, pk=self.kwargs["invoice_id"]
         )
 
@@ -64,7 +64,14 @@ INVOICE_ID = OpenApiParameter(
             OpenApiParameter.QUERY,
             description="The billing month, YYYY-MM.",
             pattern=r"^\d{4}-\d{2}$",
-        )
+        ),
+        OpenApiParameter(
+            "customer_status",
+            OpenApiTypes.STR,
+            OpenApiParameter.QUERY,
+            description="draft, open, overdue (past its due date, unpaid), paid or void.",
+            enum=["draft", "open", "overdue", "paid", "void"],
+        ),
     ],
     responses={
         200: InvoiceSerializer(many=True),
@@ -82,7 +89,14 @@ class InvoiceListView(BillingApiView, generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Invoice.objects.none()
-        return selectors.invoice_list(company=self.request.user.company)
+        return selectors.invoice_list_documents(company=self.request.user.company)
+
+    def get_serializer_context(self):
+        # Drafts show the current issuer: read it once for the page.
+        return {
+            **super().get_serializer_context(),
+            "issuer": selectors.issuer_details(),
+        }
 
 
 @extend_schema(
@@ -103,6 +117,7 @@ class InvoiceDetailView(BillingApiView, APIView):
         context = {
             "request": request,
             "lines": selectors.invoice_lines(invoice=invoice),
+            "issuer": selectors.issuer_details(),
         }
         return Response(InvoiceDetailSerializer(invoice, context=context).data)
 

@@ -5,6 +5,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .models import Invoice
+from .selectors.documents import CUSTOMER_STATUS_CHOICES
 
 
 class InvoiceFilter(django_filters.FilterSet):
@@ -15,16 +16,19 @@ class InvoiceFilter(django_filters.FilterSet):
             attrs={"type": "month", "class": "form-control form-control-sm"}
         ),
     )
+    # F7: the statuses the customer reads (open, overdue…), on the queryset of
+    # ``selectors.invoice_list_documents`` that annotates them.
     status = django_filters.ChoiceFilter(
         label=_("Status"),
-        choices=Invoice.Status.choices,
+        field_name="customer_status",
+        choices=CUSTOMER_STATUS_CHOICES,
         empty_label=_("Any status"),
         widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
     )
 
     class Meta:
         model = Invoice
-        fields = ["month", "status"]
+        fields = ["month"]
 
     def filter_month(self, queryset, name, value):
         try:
@@ -40,7 +44,11 @@ class InvoiceApiFilter(django_filters.FilterSet):
 
     month = django_filters.DateFilter(field_name="month", input_formats=["%Y-%m"])
     status = django_filters.ChoiceFilter(choices=Invoice.Status.choices)
+    # F7, on ``selectors.invoice_list_documents``: draft, open, overdue, paid, void.
+    customer_status = django_filters.ChoiceFilter(
+        field_name="customer_status", choices=CUSTOMER_STATUS_CHOICES
+    )
 
     class Meta:
         model = Invoice
-        fields = ["month", "status"]
+        fields = ["month", "status", "customer_status"]

@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from . import rules
 from .models import Charge, CreditNote, CreditNoteLine, Invoice, InvoiceLine
 from .money import RATE_DECIMAL_PLACES, quantize_money
 from .selectors import reason_text
@@ -107,6 +108,28 @@ class InvoiceSerializer(serializers.ModelSerializer):
         help_text=_("Assigned when the invoice is finalized; null for drafts."),
     )
 
+    due_date = serializers.DateField(
+        read_only=True,
+        allow_null=True,
+        help_text=_(
+            "The issue date in the company's time zone plus the payment terms; null for drafts."
+        ),
+    )
+    payment_terms_days = serializers.IntegerField(read_only=True, allow_null=True)
+    customer_status = serializers.ChoiceField(
+        choices=["draft", "open", "overdue", "paid", "void"],
+        read_only=True,
+        help_text=_(
+            "draft (an estimate, not yet due), open, overdue (unpaid after its due date), paid or void."
+        ),
+    )
+    credits_applied = MoneyField(help_text=_("The credit notes issued on the invoice."))
+    amount_paid = serializers.SerializerMethodField()
+    amount_due = serializers.SerializerMethodField()
+    void_reason = serializers.CharField(read_only=True, allow_blank=True)
+    customer_tax_id = serializers.SerializerMethodField()
+    issuer_tax_id = serializers.SerializerMethodField()
+
     class Meta:
         model = Invoice
         fields = [
@@ -124,8 +147,56 @@ class InvoiceSerializer(serializers.ModelSerializer):
             "finalized_at",
             "paid_at",
             "voided_at",
+            "due_date",
+            "payment_terms_days",
+            "customer_status",
+            "credits_applied",
+            "amount_paid",
+            "amount_due",
+            "void_reason",
+            "customer_tax_id",
+            "issuer_tax_id",
         ]
         read_only_fields = fields
+
+    def _balance(self, invoice: Invoice):
+        return rules.invoice_balance(
+            status=invoice.status,
+            total=invoice.total,
+            credits=[invoice.credits_applied],
+        )
+
+    @extend_schema_field(
+        {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "example": "18.37"}
+    )
+    def get_amount_paid(self, invoice: Invoice) -> str:
+        return str(quantize_money(self._balance(invoice).amount_paid, invoice.currency))
+
+    @extend_schema_field(
+        {
+            "type": "string",
+            "nullable": True,
+            "pattern": r"^-?\d+(\.\d+)?$",
+            "example": "18.37",
+            "description": "What is left to pay; null for drafts and void invoices.",
+        }
+    )
+    def get_amount_due(self, invoice: Invoice) -> str | None:
+        due = self._balance(invoice).amount_due
+        return None if due is None else str(quantize_money(due, invoice.currency))
+
+    @extend_schema_field({"type": "string", "example": "ESB12345674"})
+    def get_customer_tax_id(self, invoice: Invoice) -> str:
+        """Frozen at finalization; a draft's is the company's current one."""
+        if invoice.is_frozen and invoice.billing_details:
+            return invoice.billing_details.get("tax_id", "")
+        return invoice.company.tax_id
+
+    @extend_schema_field({"type": "string", "example": "ESB12345674"})
+    def get_issuer_tax_id(self, invoice: Invoice) -> str:
+        if invoice.is_frozen and invoice.issuer_details.get("tax_id"):
+            return invoice.issuer_details["tax_id"]
+        return self.context["issuer"]["tax_id"]
 
 
 class InvoiceDetailSerializer(InvoiceSerializer):

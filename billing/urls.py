@@ -21,6 +21,7 @@ urlpatterns = [
     path(
         "credit-notes/<int:pk>/pdf/", invoices.credit_note_pdf, name="credit-note-pdf"
     ),
+    path("issuer-logo/", invoices.issuer_logo, name="issuer-logo"),
     path("usage/", usage.usage_current, name="usage"),
     path("usage/budget/", usage.budget_update, name="budget"),
     path(

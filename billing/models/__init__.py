@@ -11,6 +11,7 @@ from .alerts import MonthlyBudget, SpendAlert
 from .charges import Charge
 from .credit_notes import CreditNote, CreditNoteLine
 from .invoices import BillingRun, DocumentSequence, Invoice, InvoiceLine
+from .issuer import Issuer
 from .markets import Market, MarketPrefix
 from .pricing import ChargeCategory, ChargePolicy, ChargePolicyAssignment, VolumeTier
 from .rate_cards import Rate, RateCard
@@ -30,6 +31,7 @@ __all__ = [
     "DocumentSequence",
     "BillingRun",
     "Charge",
+    "Issuer",
     "CreditNote",
     "CreditNoteLine",
     "MonthlyBudget",

@@ -63,6 +63,11 @@ class Invoice(models.Model):
     free_templates = models.PositiveIntegerField(default=0)
     # Company billing details as of finalization, so later edits don't change it.
     billing_details = models.JSONField(default=dict, blank=True)
+    # The issuer as of finalization (F7): legal name, address, tax ID, payment details.
+    issuer_details = models.JSONField(default=dict, blank=True)
+    # F7: set at finalization, the issue date (company zone) plus the payment terms.
+    payment_terms_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    due_date = models.DateField(_("due date"), null=True, blank=True)
     computed_at = models.DateTimeField(null=True, blank=True)
     finalized_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)

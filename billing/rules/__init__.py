@@ -11,6 +11,7 @@ One module per rule family; every name is importable from ``billing.rules``:
 - ``periods``: billing months in a zone (C7, D3), days of a month (A5)
 - ``license_fee``: the prorated license fee (A5)
 - ``invoices``: tax and totals (D1)
+- ``documents``: due dates and the status a customer reads (F7)
 - ``alerts``: spend alert thresholds and budgets (F5)
 - ``reconciliation``: the provider's pricing verdict against ours (F4)
 """
@@ -44,6 +45,16 @@ from .charges import (
     charge_for,
     rate_category,
 )
+from .documents import (
+    PAYMENT_TERMS_MAX_DAYS,
+    Balance,
+    CustomerStatus,
+    customer_status,
+    due_date,
+    invoice_balance,
+    is_overdue,
+    local_date,
+)
 from .invoices import amount_due, invoice_total, tax_amount
 from .license_fee import LicenseDay, LicenseSegment, license_fee, license_segments
 from .markets import OTHER_MARKET, market_for
@@ -71,6 +82,14 @@ from .reconciliation import (
 from .tiers import TIERED_CATEGORIES, Tier, tier_for, tier_spans
 
 __all__ = [
+    "PAYMENT_TERMS_MAX_DAYS",
+    "Balance",
+    "CustomerStatus",
+    "customer_status",
+    "due_date",
+    "invoice_balance",
+    "is_overdue",
+    "local_date",
     "month_bounds",
     "month_of",
     "ENTRY_POINT_ANSWER_WITHIN",

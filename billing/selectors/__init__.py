@@ -3,6 +3,8 @@
 
 - ``invoices``: invoices, lines and the charges behind them for the portal (D4)
 - ``credit_notes``: an invoice's credit notes and one for the portal (D2)
+- ``documents``: the invoice and credit note documents: issuer, customer, the
+  context page and PDF share, customer statuses (F7)
 - ``charges``: delivered messages and the facts a charge needs (C1, B1, C6, F2)
 - ``pricing``: charge policies over time and volume tiers in force (F1, F3)
 - ``runs``: months still to bill, drafts due for finalization (D3)
@@ -17,6 +19,25 @@ from .credit_notes import (
     credit_note_lines,
     credit_note_list,
     credit_notes_of,
+)
+from .documents import (
+    CUSTOMER_STATUS_CHOICES,
+    CUSTOMER_STATUS_LABELS,
+    credit_note_context,
+    credit_note_document,
+    customer_details,
+    invoice_context,
+    invoice_customer,
+    invoice_customer_status,
+    invoice_document,
+    invoice_document_get,
+    invoice_issued_on,
+    invoice_issuer,
+    invoice_list_documents,
+    issuer_details,
+    issuer_get,
+    issuer_logo,
+    issuer_logo_data_uri,
 )
 from .invoices import (
     billable_charges,
@@ -52,6 +73,23 @@ from .reconciliation import (
 from .runs import drafts_due_for_finalization, months_to_bill
 
 __all__ = [
+    "CUSTOMER_STATUS_CHOICES",
+    "CUSTOMER_STATUS_LABELS",
+    "credit_note_context",
+    "credit_note_document",
+    "customer_details",
+    "invoice_customer",
+    "invoice_issued_on",
+    "invoice_issuer",
+    "issuer_get",
+    "invoice_context",
+    "invoice_customer_status",
+    "invoice_document",
+    "invoice_document_get",
+    "invoice_list_documents",
+    "issuer_details",
+    "issuer_logo",
+    "issuer_logo_data_uri",
     "credit_notes_of",
     "credit_note_get",
     "credit_note_lines",

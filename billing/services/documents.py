@@ -1,4 +1,5 @@
-"""Invoice documents (D2): gapless numbering, finalization and the guarded transitions to
+"""Invoice documents (D2): gapless numbering, finalization (freezing the issuer, the
+customer, the payment terms and the due date, F7) and the guarded transitions to
 paid and void."""
 
 from datetime import datetime
@@ -12,6 +13,7 @@ from django.utils import timezone
 from accounts.locks import company_lock
 from accounts.models import Company
 
+from .. import rules
 from ..exceptions import (
     DisagreementsUnreviewed,
     InvalidTransition,
@@ -21,6 +23,7 @@ from ..models import (
     DocumentSequence,
     Invoice,
 )
+from ..selectors.documents import ISSUER_FROZEN_FIELDS, customer_details, issuer_details
 from ..selectors.reconciliation import unreviewed_count
 from .invoices import _invoice_recompute
 
@@ -40,13 +43,8 @@ def _sequence_next(kind: str, year: int) -> int:
 
 
 def _company_details(company: Company) -> dict:
-    return {
-        "name": company.name,
-        "email": company.billing_email,
-        "address": company.billing_address,
-        "country": company.country,
-        "timezone": company.billing_timezone,
-    }
+    """F7: the customer as the invoice carries it, frozen at finalization."""
+    return customer_details(company)
 
 
 def invoice_finalize(*, invoice: Invoice, at: datetime | None = None) -> Invoice:
@@ -76,6 +74,14 @@ def invoice_finalize(*, invoice: Invoice, at: datetime | None = None) -> Invoice
             invoice.status = Invoice.Status.FINALIZED
             invoice.finalized_at = at
             invoice.billing_details = _company_details(company)
+            # F7: the issuer, its payment terms and the due date are frozen too.
+            issuer = issuer_details()
+            invoice.issuer_details = {key: issuer[key] for key in ISSUER_FROZEN_FIELDS}
+            invoice.payment_terms_days = issuer["payment_terms_days"]
+            invoice.due_date = rules.due_date(
+                issued_on=rules.local_date(at, company.zone),
+                terms_days=invoice.payment_terms_days,
+            )
             invoice.save()
             return invoice
     raise DisagreementsUnreviewed(invoice=invoice, count=unreviewed)

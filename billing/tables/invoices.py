@@ -2,35 +2,39 @@
 
 import django_tables2 as tables
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Charge, Invoice
-from ..selectors import reason_text
-from ..templatetags.billing_tags import in_zone, money, rate
-
-STATUS_BADGES = {
-    Invoice.Status.DRAFT: "secondary",
-    Invoice.Status.FINALIZED: "primary",
-    Invoice.Status.PAID: "success",
-    Invoice.Status.VOID: "dark",
-}
+from ..selectors import invoice_customer_status, reason_text
+from ..templatetags.billing_tags import in_zone, market_label, money, rate
+from ..templatetags.billing_tags import status_badge as customer_badge
 
 
 def status_badge(invoice: Invoice) -> str:
-    return format_html(
-        '<span class="badge text-bg-{}">{}</span>',
-        STATUS_BADGES[invoice.status],
-        invoice.get_status_display(),
+    """F7: the customer status badge of an invoice of ``invoice_list_documents``
+    (annotated) or any other (judged now)."""
+    status = getattr(invoice, "customer_status", None) or invoice_customer_status(
+        invoice
     )
+    return customer_badge(status)
 
 
 class InvoiceTable(tables.Table):
+    """F7: the company's invoices with the status the customer reads; sorts by
+    number, period, total, due date and status."""
+
     number = tables.Column(
         verbose_name=_("Number"), empty_values=(), order_by=("number",)
     )
-    month = tables.DateColumn(verbose_name=_("Month"), format="YEAR_MONTH_FORMAT")
-    status = tables.Column(verbose_name=_("Status"))
+    month = tables.DateColumn(verbose_name=_("Period"), format="YEAR_MONTH_FORMAT")
+    status = tables.Column(
+        verbose_name=_("Status"),
+        accessor="customer_status",
+        order_by=("status_rank", "-month"),
+    )
+    due_date = tables.Column(verbose_name=_("Due date"), empty_values=())
     total = tables.Column(
         verbose_name=_("Total"),
         attrs={"td": {"class": "text-end money"}, "th": {"class": "text-end"}},
@@ -38,7 +42,7 @@ class InvoiceTable(tables.Table):
 
     class Meta:
         model = Invoice
-        fields = ("number", "month", "status", "total")
+        fields = ("number", "month", "status", "due_date", "total")
         order_by = ("-month",)
         attrs = {"class": "table table-hover align-middle"}
         empty_text = _(
@@ -53,6 +57,11 @@ class InvoiceTable(tables.Table):
 
     def render_status(self, record):
         return status_badge(record)
+
+    def render_due_date(self, record):
+        if record.due_date is None:
+            return "—"
+        return date_format(record.due_date, "DATE_FORMAT")
 
     def render_total(self, record):
         return money(record.total, record.currency)
@@ -99,6 +108,9 @@ class ChargeTable(tables.Table):
         if record.message.template:
             return record.message.template.name
         return _("Free-form message")
+
+    def render_market(self, record):
+        return market_label(record.market)
 
     def render_category(self, record):
         return record.get_category_display()

@@ -66,7 +66,10 @@ def line_label(line) -> str:
 
     from billing.models import InvoiceLine
 
-    names = {"category": category_label(line.category), "market": line.market.name}
+    names = {
+        "category": category_label(line.category),
+        "market": market_label(line.market),
+    }
     if line.category == "service":
         title = _("Free-form messages, %(market)s") % names
     else:
@@ -83,3 +86,58 @@ def line_label(line) -> str:
             "line": title,
         }
     return title
+
+
+# F7: the customer status badges of the invoice list, page and PDF.
+STATUS_BADGES = {
+    "draft": "secondary",
+    "open": "primary",
+    "overdue": "danger",
+    "paid": "success",
+    "void": "dark",
+}
+
+
+@register.filter
+def status_badge(status: str):
+    """A customer status (``rules.CustomerStatus``) as a badge in the reader's
+    language."""
+    from django.utils.html import format_html
+
+    from billing.selectors.documents import CUSTOMER_STATUS_LABELS
+
+    return format_html(
+        '<span class="badge text-bg-{} status-{}" data-status="{}">{}</span>',
+        STATUS_BADGES[status],
+        status,
+        status,
+        CUSTOMER_STATUS_LABELS[status],
+    )
+
+
+@register.filter
+def market_label(market) -> str:
+    """A market's name in the reader's language: the stored names are the
+    provider's English ones, translated in the catalog (``billing/markets.py``
+    lists them); a market added later without a translation keeps its name."""
+    from django.utils.translation import gettext as _
+
+    if market is None:
+        return ""
+    return _(getattr(market, "name", market))
+
+
+@register.filter
+def policy_name(policy) -> str:
+    """A charge policy's name in the reader's language (the seeded ones are
+    translated; those Customer Success create keep what they typed)."""
+    from django.utils.translation import gettext as _
+
+    return _(policy.name) if policy is not None else _("Standard rules")
+
+
+@register.filter
+def policy_description(policy) -> str:
+    from django.utils.translation import gettext as _
+
+    return _(policy.description) if policy is not None and policy.description else ""

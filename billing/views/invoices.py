@@ -2,9 +2,7 @@
 behind its lines, the CSV and PDF downloads, and the credit notes correcting an
 invoice (D2) with their PDFs."""
 
-from datetime import timedelta
-
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -13,14 +11,18 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django_tables2 import RequestConfig
 
-from accounts.decorators import company_admin_required, private_no_store
+from accounts.decorators import (
+    company_admin_required,
+    company_user_required,
+    private_no_store,
+)
 from accounts.periods import month_of
 
-from .. import rules, selectors
+from .. import selectors
 from ..csv_safe import FormulaSafeWriter
 from ..filters import InvoiceFilter
 from ..models import InvoiceLine
-from ..tables.invoices import ChargeTable, InvoiceTable, status_badge
+from ..tables.invoices import ChargeTable, InvoiceTable
 
 PAGE = 25
 
@@ -30,7 +32,7 @@ PAGE = 25
 def invoice_list(request):
     company = request.user.company
     invoices = InvoiceFilter(
-        request.GET, queryset=selectors.invoice_list(company=company)
+        request.GET, queryset=selectors.invoice_list_documents(company=company)
     )
     table = InvoiceTable(invoices.qs)
     if any(request.GET.get(name) for name in invoices.filters):
@@ -49,86 +51,27 @@ def invoice_list(request):
     )
 
 
-def _billing_details(invoice) -> dict:
-    return invoice.billing_details or {
-        "name": invoice.company.name,
-        "email": invoice.company.billing_email,
-        "address": invoice.company.billing_address,
-        "country": invoice.company.country,
-    }
+# The one context of the invoice page and its PDF (and of the credit note's):
+# billing.selectors.documents; importable from here as before.
+invoice_context = selectors.invoice_context
+credit_note_context = selectors.credit_note_context
 
 
-def invoice_context(invoice, lines, credit_notes=()) -> dict:
-    """Everything the invoice page and its PDF show; both render from this.
+def document_pdf(template: str, context: dict, request) -> bytes:
+    """A page's document as a PDF: the PDF template, the same context, the logo
+    inlined."""
+    from weasyprint import HTML
 
-    ``credit_notes`` (D2) correct a finalized invoice: listed with what they
-    credit and what is left to pay. A draft shows none of this.
-    """
-    by_kind = {kind: [] for kind in InvoiceLine.Kind.values}
-    for line in lines:
-        by_kind[line.kind].append(line)
-    license_line = (
-        by_kind[InvoiceLine.Kind.LICENSE][0]
-        if by_kind[InvoiceLine.Kind.LICENSE]
-        else None
-    )
-    return {
-        "invoice": invoice,
-        "company": invoice.company,
-        "details": _billing_details(invoice),
-        "zone": invoice.company.zone,
-        # Dates, not datetimes: the ``date`` filter would turn an aware datetime
-        # back to the active time zone (UTC) and print the wrong day.
-        "period_last_day": (invoice.period_end - timedelta(seconds=1))
-        .astimezone(invoice.company.zone)
-        .date(),
-        "period_first_day": invoice.period_start.astimezone(
-            invoice.company.zone
-        ).date(),
-        "license_line": license_line,
-        "license_segments": (
-            license_line.details.get("segments", []) if license_line else []
-        ),
-        "usage_lines": by_kind[InvoiceLine.Kind.USAGE],
-        "carried_lines": by_kind[InvoiceLine.Kind.CARRIED_OVER],
-        "tax_line": by_kind[InvoiceLine.Kind.TAX][0]
-        if by_kind[InvoiceLine.Kind.TAX]
-        else None,
-        "status_badge": status_badge(invoice),
-        **_credits(invoice, credit_notes),
-    }
-
-
-def _invoice_document(invoice) -> dict:
-    """The context of the invoice page and its PDF, from the database."""
-    draft = invoice.status == invoice.Status.DRAFT  # a draft has no credit notes
-    return invoice_context(
-        invoice,
-        selectors.invoice_lines(invoice=invoice),
-        [] if draft else selectors.credit_notes_of(invoice=invoice),
-    )
-
-
-def _credits(invoice, credit_notes) -> dict:
-    """D2: the credit notes of a non-draft invoice, their sum and what is due."""
-    if invoice.status == invoice.Status.DRAFT or not credit_notes:
-        return {"credit_notes": [], "credits_applied": None, "amount_due": None}
-    credits = [note.total for note in credit_notes]
-    return {
-        "credit_notes": list(credit_notes),
-        "credits_applied": rules.invoice_total(credits),
-        # A voided invoice is owed by nobody: no amount due to show.
-        "amount_due": rules.amount_due(total=invoice.total, credits=credits)
-        if invoice.is_creditable
-        else None,
-    }
+    context = {**context, "logo_src": selectors.issuer_logo_data_uri()}
+    html = render_to_string(template, context, request=request)
+    return HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
 
 
 @private_no_store
 @company_admin_required
 def invoice_detail(request, pk):
     invoice = selectors.invoice_get(company=request.user.company, pk=pk)
-    context = _invoice_document(invoice)
+    context = selectors.invoice_document(invoice)
     from ..selectors.reconciliation import invoice_disagreement_counts  # F4
 
     context["disagreements"], context["disagreements_open"] = (
@@ -233,37 +176,18 @@ def invoice_csv(request, pk):
 @private_no_store
 @company_admin_required
 def invoice_pdf(request, pk):
-    from weasyprint import HTML
-
     invoice = selectors.invoice_get(company=request.user.company, pk=pk)
-    context = _invoice_document(invoice)
-    html = render_to_string("billing/invoice_pdf.html", context, request=request)
-    pdf = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
+    context = selectors.invoice_document(invoice)
+    pdf = document_pdf("billing/invoice_pdf.html", context, request)
     name = invoice.number or f"draft-{invoice.month:%Y-%m}"
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
     return response
 
 
-def credit_note_context(credit_note, lines) -> dict:
-    """Everything the credit note page and its PDF show; both render from this."""
-    invoice = credit_note.invoice
-    zone = invoice.company.zone
-    return {
-        "credit_note": credit_note,
-        "invoice": invoice,
-        "company": invoice.company,
-        "details": _billing_details(invoice),
-        "zone": zone,
-        # A date, not a datetime: the ``date`` filter would print the UTC day.
-        "issued_on": credit_note.created_at.astimezone(zone).date(),
-        "lines": lines,
-    }
-
-
 def _credit_note(request, pk) -> dict:
     note = selectors.credit_note_get(company=request.user.company, pk=pk)
-    return credit_note_context(note, selectors.credit_note_lines(credit_note=note))
+    return selectors.credit_note_document(note)
 
 
 @private_no_store
@@ -276,12 +200,21 @@ def credit_note_detail(request, pk):
 @private_no_store
 @company_admin_required
 def credit_note_pdf(request, pk):
-    from weasyprint import HTML
-
     context = _credit_note(request, pk)
-    html = render_to_string("billing/credit_note_pdf.html", context, request=request)
-    pdf = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
+    pdf = document_pdf("billing/credit_note_pdf.html", context, request)
     response = HttpResponse(pdf, content_type="application/pdf")
     name = context["credit_note"].number
     response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+    return response
+
+
+@company_user_required
+def issuer_logo(request):
+    """The issuer's logo on the invoice pages (uploaded in the admin)."""
+    logo = selectors.issuer_logo()
+    if logo is None:
+        raise Http404
+    data, kind = logo
+    response = HttpResponse(data, content_type=kind)
+    response["Cache-Control"] = "private, max-age=3600"
     return response

@@ -243,6 +243,26 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Drafts wait this long after their month ends, so late webhooks still land on them.
 BILLING_FINALIZE_GRACE_DAYS = env.int("BILLING_FINALIZE_GRACE_DAYS", default=3)
+# The issuer on invoices until Customer Success saves the admin's issuer record (F7).
+BILLING_ISSUER = {
+    "legal_name": env(
+        "BILLING_ISSUER_LEGAL_NAME", default="WhatsApp Add-on Billing S.L."
+    ),
+    "address": env(
+        "BILLING_ISSUER_ADDRESS",
+        default="Calle de Alcalá 21, 3º\n28014 Madrid\nSpain",
+    ).replace("\\n", "\n"),
+    "tax_id": env("BILLING_ISSUER_TAX_ID", default="ESB12345674"),
+    "email": env("BILLING_ISSUER_EMAIL", default="billing@localhost"),
+    "payment_details": env(
+        "BILLING_ISSUER_PAYMENT_DETAILS",
+        default="Bank transfer: IBAN ES91 2100 0418 4502 0005 1332 · BIC CAIXESBBXXX",
+    ),
+    "payment_terms_days": env.int("BILLING_ISSUER_PAYMENT_TERMS_DAYS", default=30),
+}
+# Uploaded files (the issuer's logo); served by billing's logo view, not by URL.
+MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "media")
+MEDIA_URL = "media/"
 
 # --- Cache ----------------------------------------------------------------
 

@@ -23,7 +23,7 @@ def test_invoice_list_shows_invoices_with_status_and_totals(client, world):
     assert response.status_code == 200
     page = response.content.decode()
     assert invoice.number in page
-    assert "Finalized" in page
+    assert 'data-status="open"' in page and ">Open</span>" in page  # F7
     assert "€18.37" in page  # (15 + 0.18) + 21 % tax = 15.18 + 3.19
 
 
