@@ -61,6 +61,9 @@ CUSTOMER_SUCCESS_PERMISSIONS = frozenset(
         "billing.add_creditnote",
         "billing.view_creditnoteline",
         "billing.view_billingrun",
+        "billing.view_issuer",
+        "billing.add_issuer",
+        "billing.change_issuer",
         # spend alerts: budgets are editable, the alerts sent are history
         "billing.view_monthlybudget",
         "billing.add_monthlybudget",

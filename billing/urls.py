@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import invoices, pricing, reconciliation, usage
+from .views import details, invoices, pricing, reconciliation, usage
 
 app_name = "billing"
 
@@ -21,6 +21,7 @@ urlpatterns = [
     path(
         "credit-notes/<int:pk>/pdf/", invoices.credit_note_pdf, name="credit-note-pdf"
     ),
+    path("details/", details.billing_details, name="details"),
     path("issuer-logo/", invoices.issuer_logo, name="issuer-logo"),
     path("usage/", usage.usage_current, name="usage"),
     path("usage/budget/", usage.budget_update, name="budget"),

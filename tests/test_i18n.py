@@ -257,6 +257,9 @@ def test_compiled_catalog_matches_the_po(catalog):
             for n, expected in ((1, message.string[0]), (2, message.string[1])):
                 if compiled.ngettext(singular, plural, n) != expected:
                     stale.append(message.id)
+        elif message.context:
+            if compiled.pgettext(message.context, message.id) != message.string:
+                stale.append(message.id)
         elif compiled.gettext(message.id) != message.string:
             stale.append(message.id)
     assert not stale, f"the .mo is older than the .po (recompile): {stale[:5]}"

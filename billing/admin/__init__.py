@@ -13,6 +13,7 @@ from . import (  # noqa: F401 - each module registers its ModelAdmins
     charges,
     credit_notes,
     invoices,
+    issuer,
     markets,
     pricing,
     rate_cards,

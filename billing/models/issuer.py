@@ -1,6 +1,7 @@
 """The issuer of every invoice and credit note (F7): one record, edited by
 Customer Success in the admin; until it exists, settings give the defaults."""
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -55,3 +56,17 @@ class Issuer(models.Model):
 
     def __str__(self) -> str:
         return self.legal_name
+
+    def clean(self):
+        """An EU VAT number (two-letter prefix) is checked like a customer's (F7)."""
+        super().clean()
+        from accounts.rules import tax_id_check
+
+        prefix = self.tax_id.strip()[:2].upper()
+        if prefix.isalpha():
+            check = tax_id_check(
+                country={"EL": "GR"}.get(prefix, prefix), tax_id=self.tax_id
+            )
+            if check.problem:
+                raise ValidationError({"tax_id": check.problem})
+            self.tax_id = check.value

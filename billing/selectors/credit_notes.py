@@ -29,4 +29,4 @@ def credit_note_get(*, company: Company, pk: int) -> CreditNote:
 
 
 def credit_note_lines(*, credit_note: CreditNote) -> list[CreditNoteLine]:
-    return list(credit_note.lines.order_by("pk"))
+    return list(credit_note.lines.select_related("invoice_line__market").order_by("pk"))

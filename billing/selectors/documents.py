@@ -27,7 +27,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Company
 
@@ -43,11 +43,11 @@ from .invoices import invoice_lines
 ISSUER_FROZEN_FIELDS = ("legal_name", "address", "tax_id", "email", "payment_details")
 
 CUSTOMER_STATUS_CHOICES = [
-    (CustomerStatus.DRAFT, _("Draft")),
-    (CustomerStatus.OPEN, _("Open")),
-    (CustomerStatus.OVERDUE, _("Overdue")),
-    (CustomerStatus.PAID, _("Paid")),
-    (CustomerStatus.VOID, _("Void")),
+    (CustomerStatus.DRAFT, pgettext_lazy("invoice status", "Draft")),
+    (CustomerStatus.OPEN, pgettext_lazy("invoice status", "Open")),
+    (CustomerStatus.OVERDUE, pgettext_lazy("invoice status", "Overdue")),
+    (CustomerStatus.PAID, pgettext_lazy("invoice status", "Paid")),
+    (CustomerStatus.VOID, pgettext_lazy("invoice status", "Void")),
 ]
 CUSTOMER_STATUS_LABELS = dict(CUSTOMER_STATUS_CHOICES)
 # The list's order by status: what needs the reader first.

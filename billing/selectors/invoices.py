@@ -113,7 +113,8 @@ def reason_text(charge: Charge, zone) -> str:
         return timezone.localtime(at, zone).strftime("%Y-%m-%d %H:%M")
 
     delivered = local(charge.delivered_at)
-    policy = charge.policy.name if charge.policy_id else _("the standard rules")
+    # The seeded policies' names are translated; others keep what was typed.
+    policy = _(charge.policy.name) if charge.policy_id else _("the standard rules")
     if charge.reason == Reason.UTILITY_IN_WINDOW and charge.window_opened_at:
         return _(
             "Free: utility template delivered %(delivered)s while the window opened by "

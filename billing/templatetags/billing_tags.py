@@ -141,3 +141,18 @@ def policy_description(policy) -> str:
     from django.utils.translation import gettext as _
 
     return _(policy.description) if policy is not None and policy.description else ""
+
+
+@register.filter
+def document_line_label(line) -> str:
+    """An invoice line's name in the reader's language, whatever its kind (a
+    credit note's lines name the invoice lines they credit)."""
+    from django.utils.translation import gettext as _
+
+    from billing.models import InvoiceLine
+
+    if line.kind == InvoiceLine.Kind.LICENSE:
+        return _("WhatsApp licenses")
+    if line.kind == InvoiceLine.Kind.TAX:
+        return _("Tax")
+    return line_label(line)
