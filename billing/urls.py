@@ -22,7 +22,6 @@ urlpatterns = [
         "credit-notes/<int:pk>/pdf/", invoices.credit_note_pdf, name="credit-note-pdf"
     ),
     path("details/", details.billing_details, name="details"),
-    path("issuer-logo/", invoices.issuer_logo, name="issuer-logo"),
     path("usage/", usage.usage_current, name="usage"),
     path("usage/budget/", usage.budget_update, name="budget"),
     path(

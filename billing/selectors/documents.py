@@ -191,6 +191,8 @@ def invoice_context(
         "invoice": invoice,
         "company": invoice.company,
         "issuer": issuer,
+        # The logo inlined (data: URI): the page and the PDF fetch nothing.
+        "logo_src": issuer_logo_data_uri() if issuer.get("has_logo") else "",
         "details": invoice_customer(invoice),
         "zone": zone,
         "period_first_day": rules.local_date(invoice.period_start, zone),
@@ -233,11 +235,13 @@ def credit_note_context(credit_note: CreditNote, lines) -> dict:
     """Everything the credit note page and its PDF show; both render from this."""
     invoice = credit_note.invoice
     zone = invoice.company.zone
+    issuer = invoice_issuer(invoice)
     return {
         "credit_note": credit_note,
         "invoice": invoice,
         "company": invoice.company,
-        "issuer": invoice_issuer(invoice),
+        "issuer": issuer,
+        "logo_src": issuer_logo_data_uri() if issuer.get("has_logo") else "",
         "details": invoice_customer(invoice),
         "zone": zone,
         "issued_on": rules.local_date(credit_note.created_at, zone),

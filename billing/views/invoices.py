@@ -2,7 +2,7 @@
 behind its lines, the CSV and PDF downloads, and the credit notes correcting an
 invoice (D2) with their PDFs."""
 
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -11,11 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django_tables2 import RequestConfig
 
-from accounts.decorators import (
-    company_admin_required,
-    company_user_required,
-    private_no_store,
-)
+from accounts.decorators import company_admin_required, private_no_store
 from accounts.periods import month_of
 
 from .. import selectors
@@ -58,11 +54,9 @@ credit_note_context = selectors.credit_note_context
 
 
 def document_pdf(template: str, context: dict, request) -> bytes:
-    """A page's document as a PDF: the PDF template, the same context, the logo
-    inlined."""
+    """A page's document as a PDF: the PDF template, the same context."""
     from weasyprint import HTML
 
-    context = {**context, "logo_src": selectors.issuer_logo_data_uri()}
     html = render_to_string(template, context, request=request)
     return HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
 
@@ -205,16 +199,4 @@ def credit_note_pdf(request, pk):
     response = HttpResponse(pdf, content_type="application/pdf")
     name = context["credit_note"].number
     response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
-    return response
-
-
-@company_user_required
-def issuer_logo(request):
-    """The issuer's logo on the invoice pages (uploaded in the admin)."""
-    logo = selectors.issuer_logo()
-    if logo is None:
-        raise Http404
-    data, kind = logo
-    response = HttpResponse(data, content_type=kind)
-    response["Cache-Control"] = "private, max-age=3600"
     return response

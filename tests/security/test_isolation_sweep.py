@@ -133,6 +133,7 @@ ROUTES: dict[str, Spec] = {
     "billing:budget": Spec(BILLING, "POST", ok=302),
     "billing:reconciliation": Spec(BILLING),
     "billing:pricing": Spec(BILLING),
+    "billing:details": Spec(BILLING),
     # The OpenAPI description is public on purpose: it holds no tenant data.
     "api-schema": Spec(PUBLIC),
     "api-docs": Spec(PUBLIC),
