@@ -250,13 +250,13 @@ BILLING_ISSUER = {
     ),
     "address": env(
         "BILLING_ISSUER_ADDRESS",
-        default="Calle de Alcalá 21, 3º\n28014 Madrid\nSpain",
+        default="Calle de Alcalá 21, 3º\n28014 Madrid\nEspaña",
     ).replace("\\n", "\n"),
     "tax_id": env("BILLING_ISSUER_TAX_ID", default="ESB12345674"),
     "email": env("BILLING_ISSUER_EMAIL", default="billing@localhost"),
     "payment_details": env(
         "BILLING_ISSUER_PAYMENT_DETAILS",
-        default="Bank transfer: IBAN ES91 2100 0418 4502 0005 1332 · BIC CAIXESBBXXX",
+        default="IBAN ES91 2100 0418 4502 0005 1332 · BIC CAIXESBBXXX",
     ),
     "payment_terms_days": env.int("BILLING_ISSUER_PAYMENT_TERMS_DAYS", default=30),
 }

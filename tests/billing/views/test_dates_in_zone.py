@@ -47,7 +47,10 @@ def test_the_pdf_prints_the_period_in_the_company_zone(rf, tz):
         invoice_context(invoice, list(invoice.lines.all())),
         request=rf.get("/"),
     )
-    assert f"Oct. 1, 2026 – Oct. 31, 2026 ({tz})</td>" in html
+    assert (
+        f'Oct. 1, 2026 – Oct. 31, 2026 <span class="text-nowrap">({tz})</span></td>'
+        in html
+    )
 
 
 def test_the_month_so_far_says_as_of_when_in_the_company_zone(client):
