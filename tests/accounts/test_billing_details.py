@@ -77,3 +77,16 @@ def test_a_refused_update_changes_nothing():
 def test_only_billing_details_go_through_the_service():
     with pytest.raises(TypeError):
         company_billing_details_update(company=CompanyFactory(), tax_rate="0")
+
+
+@pytest.mark.django_db
+def test_the_company_admin_form_validates_the_tax_id_too():
+    """Customer Success's company form runs the model's validation: the same rule."""
+    company = CompanyFactory(country="DE")
+    company.tax_id = "ESB12345674"
+    with pytest.raises(ValidationError) as refused:
+        company.full_clean()
+    assert "starts with DE" in refused.value.message_dict["tax_id"][0]
+    company.tax_id = "de 136 695 976"
+    company.full_clean()
+    assert company.tax_id == "DE136695976"
