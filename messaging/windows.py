@@ -19,6 +19,7 @@ from .rules import (
     CUSTOMER_SERVICE_WINDOW,
     ENTRY_POINT_ANSWER_WITHIN,
     ENTRY_POINT_FREE_FOR,
+    WINDOW_CLOSING_SOON,
 )
 
 
@@ -45,6 +46,17 @@ def window_open_q(*, at: datetime) -> Q:
     """
     return Q(
         last_inbound_at__lte=at,
+        last_inbound_at__gt=at - CUSTOMER_SERVICE_WINDOW,
+    )
+
+
+def window_closing_q(*, at: datetime) -> Q:
+    """Return ``rules.window_phase(...) == CLOSING`` as SQL (B1): open at ``at``
+    with at most ``WINDOW_CLOSING_SOON`` left, i.e. ``closes_at - 1h <= at <
+    closes_at``: the last inbound message is after ``at - 24h`` and at most
+    ``at - 23h``."""
+    return Q(
+        last_inbound_at__lte=at - (CUSTOMER_SERVICE_WINDOW - WINDOW_CLOSING_SOON),
         last_inbound_at__gt=at - CUSTOMER_SERVICE_WINDOW,
     )
 
