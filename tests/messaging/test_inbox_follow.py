@@ -584,3 +584,35 @@ def test_template_params_are_labelled_with_the_templates_names_and_examples(
     assert "first_name" in html and "order_id" in html
     assert 'placeholder="Maria"' in html
     assert f'data-body="{template.body}"' in html  # the live preview's source
+
+
+@pytest.mark.parametrize(
+    ("left", "badge", "text"),
+    [
+        (timedelta(hours=1, minutes=1), "Window open", "Open, closes in 1 h 1 min"),
+        (timedelta(hours=1), "Window closing", "Open, closes in 1 h 0 min"),
+        (timedelta(minutes=1), "Window closing", "Open, closes in 0 h 1 min"),
+        (timedelta(0), "Window closed", "Closed since"),
+    ],
+)
+def test_the_window_state_at_its_closing_edges(
+    client, agent, number, left, badge, text
+):
+    conversation = conversation_with(
+        number, last_inbound_at=T - timedelta(hours=24) + left
+    )
+    client.force_login(agent)
+    html = client.get(
+        reverse("conversation", kwargs={"pk": conversation.pk})
+    ).content.decode()
+    assert badge in html
+    assert text in html
+    assert ("countdown" in html) is (left > timedelta(0))
+
+
+def test_the_admin_shows_the_assignment_trail(admin_client, agent, number):
+    conversation = conversation_with(number)
+    conversation_assign(conversation=conversation, assignee=agent, by=agent)
+    url = reverse("admin:messaging_conversation_change", args=[conversation.pk])
+    html = admin_client.get(url).content.decode()
+    assert "Luis Pérez" in html
