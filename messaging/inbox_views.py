@@ -113,7 +113,13 @@ def _window_display(conv: Conversation, at) -> dict:
     display = {"state": phase, "is_open": state.is_open, "closes_at": state.closes_at}
     if state.is_open:
         minutes = int((state.closes_at - at).total_seconds() // 60)
-        display.update(hours=minutes // 60, minutes=minutes % 60)
+        zone = conv.company.zone
+        display.update(
+            hours=minutes // 60,
+            minutes=minutes % 60,
+            closes_today=state.closes_at.astimezone(zone).date()
+            == at.astimezone(zone).date(),
+        )
     return display
 
 

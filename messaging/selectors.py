@@ -56,7 +56,11 @@ def conversation_list(*, user: User) -> QuerySet[Conversation]:
 
 
 def conversation_get(*, user: User, pk: int) -> Conversation:
-    return conversation_list(user=user).select_related("assigned_to").get(pk=pk)
+    return (
+        conversation_list(user=user)
+        .select_related("assigned_to", "company")
+        .get(pk=pk)
+    )
 
 
 def inbox_conversations(*, user: User) -> QuerySet[Conversation]:

@@ -75,11 +75,12 @@ def conversation_cost(request, pk: int):
 def cost_preview_text(preview, *, zone) -> str:
     """The preview in words, e.g. "Marketing template to Spain: €0.0509 on delivery"."""
     cost = preview.cost
-    until = (
-        date_format(timezone.localtime(preview.window_closes_at, zone), "H:i")
-        if preview.window_closes_at
-        else ""
-    )
+    until = ""
+    if preview.window_closes_at:
+        closes = timezone.localtime(preview.window_closes_at, zone)
+        today = timezone.localtime(timezone.now(), zone).date()
+        # The time alone today; with the day when it closes on another one.
+        until = date_format(closes, "H:i" if closes.date() == today else "j M, H:i")
     kind = (
         _("Free-form message")
         if cost.category == billing_rules.SERVICE

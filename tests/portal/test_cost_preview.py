@@ -70,7 +70,8 @@ def test_a_free_form_message_in_the_window(client, world):
     world.contact_writes(T0 - timedelta(hours=1))
     client.force_login(world.agent)
     html = cost(client, world, kind="text").content.decode()
-    assert "Free-form message: free, the window is open until 11:00" in html
+    # It closes tomorrow (16 June, 11:00 in Madrid): the day is said too.
+    assert "Free-form message: free, the window is open until 16 Jun, 11:00" in html
 
 
 def test_a_template_without_a_rate_says_so(client, world):
