@@ -74,16 +74,17 @@
   }
   scroller.scrollTop = scroller.scrollHeight;
   var stick = true;
-  var heightBefore = 0;
-  document.body.addEventListener("htmx:beforeSwap", function (event) {
+  var anchor = null;
+  var anchorTop = 0;
+  document.body.addEventListener("htmx:beforeSwap", function () {
     stick = atBottom();
-    heightBefore = scroller.scrollHeight;
+    // The first message on screen, to keep it in place whatever goes in above.
+    anchor = scroller.querySelector(".bubble");
+    anchorTop = anchor ? anchor.getBoundingClientRect().top : 0;
   });
-  document.body.addEventListener("htmx:afterSwap", function (event) {
-    var target = event.detail.target;
-    if (target && target.classList && target.classList.contains("load-older")) {
-      // Older messages went in above: keep what was on screen where it was.
-      scroller.scrollTop += scroller.scrollHeight - heightBefore;
+  document.body.addEventListener("htmx:afterSwap", function () {
+    if (anchor && anchor.isConnected && !stick) {
+      scroller.scrollTop += anchor.getBoundingClientRect().top - anchorTop;
     }
   });
   var shownNewest = (document.getElementById("thread-live") || {dataset: {}}).dataset.newest;

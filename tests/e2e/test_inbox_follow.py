@@ -151,3 +151,63 @@ def test_search_cost_preview_and_a_new_message_without_reloading(
     shot(page, "inbox-unread-live")
     assert page.evaluate("window.__csp") == []
     assert violations == []
+
+
+def test_load_older_keeps_the_place_and_the_countdown_runs(
+    page, live_server, shot, inbox_world
+):
+    world = inbox_world
+    conversation = world.conversation
+    from messaging.models import Message
+
+    now = timezone.now()
+    Message.objects.bulk_create(
+        [
+            Message(
+                company=world.company,
+                conversation=conversation,
+                direction="in",
+                type="text",
+                body=f"Earlier message {i:02d}",
+                wamid=f"wamid.old.{i}",
+                provider_timestamp=now - timedelta(days=3, minutes=80 - i),
+                status="received",
+            )
+            for i in range(80)
+        ]
+    )
+    login(page, live_server.url, world.agent.email)
+    page.goto(f"{live_server.url}/inbox/{conversation.pk}/")
+    # Opens at the newest message: the thread is scrolled to its bottom.
+    at_bottom = page.evaluate(
+        "() => { const t = document.getElementById('thread');"
+        " return t.scrollHeight - t.scrollTop - t.clientHeight < 40; }"
+    )
+    assert at_bottom
+    assert page.locator("text=Earlier message 30").count() == 0
+    page.evaluate("document.getElementById('thread').scrollTop = 0")
+    first = page.locator(".bubble").first
+    first_id = first.get_attribute("id")
+    before = page.evaluate(
+        f"() => document.getElementById('{first_id}').getBoundingClientRect().top"
+    )
+    page.click("#load-older")
+    page.wait_for_selector("text=Earlier message 30")
+    after = page.evaluate(
+        f"() => document.getElementById('{first_id}').getBoundingClientRect().top"
+    )
+    # What was on screen stays where it was; the older page is above it.
+    assert abs(after - before) < 60
+    shot(page, "conversation-load-older")
+
+    # The countdown is JavaScript's once the page runs: move the page's clock.
+    page.clock.install(time=now)
+    page.goto(f"{live_server.url}/inbox/{conversation.pk}/")
+    text = page.locator(".countdown").inner_text()
+    assert text.startswith("Open, closes in 21 h")
+    page.clock.fast_forward("21:30:00")
+    page.wait_for_function(
+        "() => document.querySelector('.countdown').textContent.includes('min')"
+        " && !document.querySelector('.countdown').textContent.includes(' h ')"
+    )
+    assert page.locator(".countdown").inner_text().startswith("Open, closes in ")
