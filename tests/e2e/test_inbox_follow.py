@@ -14,6 +14,7 @@ from tests import whatsapp
 from tests.billing_world import World, rate_card
 from tests.e2e.test_csp import RECORD_VIOLATIONS
 from tests.e2e.test_portal import login
+from tests.factories import MessageTemplateFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -60,6 +61,23 @@ def inbox_world(client, settings):
             conversation=conversation, assignee=world.agent, by=world.agent
         )
     world.conversation = Conversation.objects.get(contact__wa_id="34600111222")
+    world.templates["shipped"] = MessageTemplateFactory(
+        company=world.company,
+        name="order_shipped",
+        category="utility",
+        body="Hello {{1}}, your order {{2}} has shipped.",
+        components=[
+            {
+                "type": "BODY",
+                "example": {
+                    "body_text_named_params": [
+                        {"param_name": "first_name", "example": "Maria"},
+                        {"param_name": "order_id", "example": "A-17"},
+                    ]
+                },
+            }
+        ],
+    )
     return world
 
 
@@ -115,6 +133,20 @@ def test_search_cost_preview_and_a_new_message_without_reloading(
     )
     assert page.locator(".countdown").inner_text().startswith("Open, closes in")
     shot(page, "conversation-cost-preview")
+
+    # Values are labelled with the template's own names, the preview follows.
+    shipped = world.templates["shipped"]
+    page.select_option("#template-select", str(shipped.pk))
+    fieldset = page.locator(f'.template-params[data-template="{shipped.pk}"]')
+    assert "first_name" in fieldset.inner_text()
+    assert fieldset.locator(".template-preview").inner_text() == (
+        "Hello Maria, your order A-17 has shipped."  # the examples until typed
+    )
+    page.fill(f"#param-{shipped.pk}-1", "Ana")
+    assert fieldset.locator(".template-preview").inner_text() == (
+        "Hello Ana, your order A-17 has shipped."
+    )
+    shot(page, "conversation-template-preview")
 
     # A new inbound message arrives through the signed webhook: it appears
     # without a reload (the marker set on this document survives).
