@@ -81,14 +81,13 @@ def inbox(request):
         at=at,
         default_assigned=default_assigned_view(user=request.user, at=at),
     )
-    rows = filterset.qs if filterset.is_valid() else queryset.none()
-    table = ConversationTable(rows, at=at, user=request.user)
+    # An invalid choice (another company's number) is reported on the form and
+    # ignored; the other filters still apply (django-filter's own behaviour).
+    table = ConversationTable(filterset.qs, at=at, user=request.user)
     RequestConfig(request, paginate={"per_page": INBOX_PAGE_SIZE}).configure(table)
     if filterset.is_filtering:
         table.empty_text = NO_MATCH
-    assigned = (
-        filterset.form.cleaned_data.get("assigned") if filterset.is_valid() else ""
-    )
+    assigned = filterset.form.cleaned_data.get("assigned") or ASSIGNED_ALL
     return render(
         request,
         "messaging/inbox.html",
@@ -220,9 +219,8 @@ def conversation(request, pk: int):
 def conversation_older(request, pk: int):
     """A page of older messages, for "Load older" (htmx prepends it)."""
     conv = _conversation_or_404(request, pk)
+    # Without a (valid) cursor: the newest page, as the thread opens.
     before = _int_or_none(request.GET.get("before"))
-    if before is None:
-        return HttpResponseBadRequest(_("Say before which message."))
     page = selectors.thread_page(
         conversation=conv, size=THREAD_PAGE_SIZE, before_id=before
     )

@@ -15,7 +15,7 @@ from .models import (
     MessageTemplate,
     WebhookDelivery,
 )
-from .windows import entry_point_openers
+from .windows import entry_point_openers, entry_point_referrals
 
 
 def last_inbound_at(*, conversation: Conversation, at: datetime) -> datetime | None:
@@ -57,9 +57,7 @@ def conversation_list(*, user: User) -> QuerySet[Conversation]:
 
 def conversation_get(*, user: User, pk: int) -> Conversation:
     return (
-        conversation_list(user=user)
-        .select_related("assigned_to", "company")
-        .get(pk=pk)
+        conversation_list(user=user).select_related("assigned_to", "company").get(pk=pk)
     )
 
 
@@ -174,12 +172,8 @@ def entry_point_free_for_send(*, conversation: Conversation, at: datetime) -> bo
     (``rules.entry_point_window`` with the answer at ``at``)."""
     if entry_point_open(conversation=conversation, at=at):
         return True
-    referrals = Message.objects.filter(
-        conversation=conversation,
-        direction=Message.Direction.INBOUND,
-        referral__isnull=False,
-        provider_timestamp__lte=at,
-        provider_timestamp__gt=at - rules.ENTRY_POINT_ANSWER_WITHIN,
+    referrals = entry_point_referrals(
+        conversation_ref=conversation.pk, at_ref=at
     ).values_list("provider_timestamp", flat=True)
     for referral_at in referrals:
         answered = (

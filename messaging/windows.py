@@ -72,6 +72,19 @@ def window_openers(*, conversation_ref, at_ref) -> QuerySet[Message]:
     ).order_by("-provider_timestamp", "-id")
 
 
+def entry_point_referrals(*, conversation_ref, at_ref) -> QuerySet[Message]:
+    """F2: ad-referred inbound messages an answer at the outer row's instant
+    could still open a free entry point window for (referral within the last
+    24 h), oldest first."""
+    return Message.objects.filter(
+        conversation_id=_ref(conversation_ref),
+        direction=Message.Direction.INBOUND,
+        referral__isnull=False,
+        provider_timestamp__lte=_ref(at_ref),
+        provider_timestamp__gt=_before(at_ref, ENTRY_POINT_ANSWER_WITHIN),
+    ).order_by("provider_timestamp", "id")
+
+
 def entry_point_openers(*, conversation_ref, at_ref) -> QuerySet[Message]:
     """F2: ad-referred inbound messages whose free entry point window is open at
     the outer row's instant: the business's first answer came within 24 h of

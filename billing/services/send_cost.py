@@ -73,15 +73,15 @@ def _rate_at(company, *, market: Market, category: str, at: datetime) -> Decimal
     )
 
 
-class _Rollback(Exception):
-    pass
-
-
 def _charged_so_far(company, *, market: Market, category: str, at: datetime) -> int:
     """F3: how many charged messages of the market and category the month has
     had before ``at``, counted as the invoice counts them: the charges of
     every delivered message derived by ``charges_sync``, then rolled back
     (nothing is saved)."""
+
+    class _Rollback(Exception):
+        pass
+
     start, _end = rules.month_bounds(rules.month_of(at, company.zone), company.zone)
     counted: list[int] = []
     try:

@@ -616,3 +616,24 @@ def test_the_admin_shows_the_assignment_trail(admin_client, agent, number):
     url = reverse("admin:messaging_conversation_change", args=[conversation.pk])
     html = admin_client.get(url).content.decode()
     assert "Luis Pérez" in html
+
+
+@pytest.mark.parametrize(
+    ("ago", "found"),
+    [
+        (timedelta(0), True),
+        (timedelta(hours=24) - TICK, True),
+        (timedelta(hours=24), False),  # an answer now is too late (F2: within 24 h)
+    ],
+)
+def test_referrals_an_answer_could_still_turn_into_a_free_window(number, ago, found):
+    from messaging.windows import entry_point_referrals
+
+    conversation = conversation_with(number)
+    message(conversation, at=T - ago, referral={"source_type": "ad"})
+    answer_opens = rules.entry_point_window(referral_at=T - ago, first_answer_at=T)
+    assert (answer_opens is not None) is found
+    assert (
+        entry_point_referrals(conversation_ref=conversation.pk, at_ref=T).exists()
+        is found
+    )
