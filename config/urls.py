@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/", include("messaging.api_urls")),
     path("api/", include("billing.api_urls")),
     path("billing/", include("billing.urls")),
+    path("", include("portal.urls")),
     path("", include("licensing.urls")),
     path("", include("messaging.urls")),
 ]

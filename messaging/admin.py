@@ -15,6 +15,7 @@ from .models import (
     BusinessNumber,
     Contact,
     Conversation,
+    ConversationAssignment,
     Message,
     MessageStatusEvent,
     MessageTemplate,
@@ -92,20 +93,37 @@ class MessageInline(admin.TabularInline):
         return super().get_queryset(request).select_related("sender")
 
 
+class AssignmentInline(admin.TabularInline):
+    """Who answered the conversation over time (services.conversation_assign)."""
+
+    model = ConversationAssignment
+    fields = ("created_at", "assigned_to", "assigned_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Conversation)
 class ConversationAdmin(ViewOnlyAdmin):
     list_display = (
         "contact",
         "business_number",
         "company",
+        "assigned_to",
         "last_inbound_at",
         "window_open",
         "last_message_at",
     )
     list_filter = ("company",)
-    list_select_related = ("contact", "business_number", "company")
+    list_select_related = ("contact", "business_number", "company", "assigned_to")
     search_fields = ("contact__wa_id", "contact__profile_name")
-    inlines = [MessageInline]
+    inlines = [AssignmentInline, MessageInline]
 
     @admin.display(boolean=True, description=_("window open"))
     def window_open(self, obj):

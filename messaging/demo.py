@@ -73,6 +73,32 @@ TEMPLATE = MessageTemplate.Category
 APPROVED = MessageTemplate.Status.APPROVED
 PENDING = MessageTemplate.Status.PENDING
 
+# The variable names and examples the demo's templates were approved with (the
+# composer labels their values with them; the Graph API's BODY component).
+TEMPLATE_EXAMPLES: dict[str, list[tuple[str, str]]] = {
+    "oferta_primavera": [("nombre", "Ana"), ("descuento", "20 %")],
+    "pedido_enviado": [("nombre", "Ana"), ("pedido", "A-1042")],
+    "recordatorio_cita": [("fecha", "12 de mayo"), ("hora", "10:30")],
+}
+
+
+def _components(name: str) -> list[dict]:
+    examples = TEMPLATE_EXAMPLES.get(name)
+    if not examples:
+        return []
+    return [
+        {
+            "type": "BODY",
+            "example": {
+                "body_text_named_params": [
+                    {"param_name": param, "example": example}
+                    for param, example in examples
+                ]
+            },
+        }
+    ]
+
+
 COMPANIES: dict[str, dict] = {
     "acme-iberia": {
         "waba_id": "310000000000001",
@@ -422,6 +448,7 @@ def _company_seed(
             category=category,
             status=status,
             body=body,
+            components=_components(name),
         )
         for name, language, category, status, body in spec["templates"]
     }

@@ -22,6 +22,12 @@ class TemplateNotSendable(DomainError):
     code = "template_not_sendable"
 
 
+class AssignmentRefused(DomainError):
+    """A conversation may not be assigned to that user (``rules.assignment_refusal``)."""
+
+    code = "assignment_refused"
+
+
 class InvalidMessage(DomainError):
     code = "invalid_message"
 

@@ -101,6 +101,16 @@ class Conversation(TimeStampedModel):
     )
     # Derived: the latest message either way, for ordering the inbox.
     last_message_at = models.DateTimeField(_("last message"), null=True, blank=True)
+    # The agent who answers it; set only by services.conversation_assign, which
+    # keeps every change in ConversationAssignment.
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned to"),
+        on_delete=models.PROTECT,
+        related_name="assigned_conversations",
+        null=True,
+        blank=True,
+    )
 
     class Meta:
         verbose_name = _("conversation")
@@ -111,10 +121,80 @@ class Conversation(TimeStampedModel):
                 fields=["business_number", "contact"], name="conversation_unique_pair"
             ),
         ]
-        indexes = [models.Index(fields=["company", "-last_message_at"])]
+        indexes = [
+            models.Index(fields=["company", "-last_message_at"]),
+            models.Index(
+                fields=["assigned_to", "-last_message_at"],
+                name="conversation_assigned_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.contact} ↔ {self.business_number}"
+
+
+class ConversationAssignment(models.Model):
+    """One change of a conversation's agent (the audit trail; append-only)."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.PROTECT, related_name="assignments"
+    )
+    # Empty: the conversation was unassigned.
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned to"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("conversation assignment")
+        verbose_name_plural = _("conversation assignments")
+        ordering = ["conversation", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} → {self.assigned_to_id or '-'}"
+
+
+class ConversationRead(models.Model):
+    """How far one user has read one conversation: the newest message they saw.
+
+    Messages after it that came from the contact are unread for that user.
+    Written only by ``services.conversation_mark_read`` (a POST), never by a GET.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="read_markers"
+    )
+    # The id of the newest message seen (ids only grow).
+    last_read_message_id = models.BigIntegerField(default=0)
+    read_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("read marker")
+        verbose_name_plural = _("read markers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "conversation"], name="conversationread_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.user_id} read {self.conversation_id} to {self.last_read_message_id}"
+        )
 
 
 class MessageTemplate(TimeStampedModel):
@@ -157,6 +237,10 @@ class MessageTemplate(TimeStampedModel):
     )
     # Body text with {{1}}, {{2}}… placeholders, as approved by Meta.
     body = models.TextField(_("body"))
+    # The provider's components as stored with the template (Graph API's
+    # ``components``): the body's ``example.body_text`` or
+    # ``example.body_text_named_params`` label the placeholders in the composer.
+    components = models.JSONField(_("components"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("message template")

@@ -7,7 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.utils.translation import gettext_lazy as _
+
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
+# The inbox's "closing soon": an open window with at most this much left.
+WINDOW_CLOSING_SOON = timedelta(hours=1)
 
 # --- B1-B3: the window ----------------------------------------------------
 
@@ -28,6 +32,28 @@ def window_closes_at(*, last_inbound_at: datetime | None) -> datetime | None:
     if last_inbound_at is None:
         return None
     return last_inbound_at + CUSTOMER_SERVICE_WINDOW
+
+
+class WindowPhase:
+    """What the inbox shows of a window at an instant (B1)."""
+
+    NEVER = "never"  # the contact never wrote
+    OPEN = "open"
+    CLOSING = "closing"  # open, closing within WINDOW_CLOSING_SOON
+    CLOSED = "closed"
+
+
+def window_phase(*, last_inbound_at: datetime | None, at: datetime) -> str:
+    """B1: the window's phase at ``at``: closing when open with at most one hour
+    left (``closes_at - 1h <= at < closes_at``), else open or closed."""
+    if last_inbound_at is None or last_inbound_at > at:
+        return WindowPhase.NEVER
+    if not window_is_open(last_inbound_at=last_inbound_at, at=at):
+        return WindowPhase.CLOSED
+    closes_at = last_inbound_at + CUSTOMER_SERVICE_WINDOW
+    if at >= closes_at - WINDOW_CLOSING_SOON:
+        return WindowPhase.CLOSING
+    return WindowPhase.OPEN
 
 
 # --- F2: free entry points ----------------------------------------------------
@@ -112,6 +138,170 @@ def send_fingerprint(
         separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --- Assignment --------------------------------------------------------------
+
+
+class AssignmentRefusal:
+    """Why a conversation may not be assigned to someone; stable codes."""
+
+    OTHER_COMPANY = "assignee_other_company"
+    INACTIVE = "assignee_inactive"
+    NOT_LICENSED = "assignee_not_licensed"
+
+
+def assignment_refusal(
+    *,
+    same_company: bool,
+    assignee_active: bool,
+    assignee_licensed: bool,
+) -> str | None:
+    """Product rule: a conversation is assigned to an active user of its own
+    company who holds a WhatsApp license (only they can answer it, A4); None
+    when allowed. Unassigning is always allowed (not checked here)."""
+    if not same_company:
+        return AssignmentRefusal.OTHER_COMPANY
+    if not assignee_active:
+        return AssignmentRefusal.INACTIVE
+    if not assignee_licensed:
+        return AssignmentRefusal.NOT_LICENSED
+    return None
+
+
+# --- Unread ---------------------------------------------------------------------
+
+
+def is_unread(*, direction: str, message_id: int, last_read_message_id: int) -> bool:
+    """A message is unread for a user when it came from the contact and is newer
+    than the newest message they saw (their read marker; 0: never opened)."""
+    return direction == "in" and message_id > last_read_message_id
+
+
+# --- Failed messages: the provider's reason in plain words ---------------------
+
+# Cloud API error codes (Meta's "Error codes" reference) a failed status carries.
+FAILURE_REASONS = {
+    470: _(
+        "More than 24 hours have passed since the contact last wrote, so only a "
+        "template can reach them."
+    ),
+    130429: _("Too many messages were sent from this number too fast. Try later."),
+    130472: _(
+        "WhatsApp held back this marketing message: the contact is part of a "
+        "WhatsApp experiment on marketing messages."
+    ),
+    131000: _("WhatsApp could not send the message because of an error on its side."),
+    131005: _("WhatsApp refused access: the number's permissions need checking."),
+    131008: _("A value the template needs was missing."),
+    131009: _("A value given to the template is not valid."),
+    131016: _("WhatsApp was unavailable. Try again in a moment."),
+    131021: _("The contact's number is the business number itself."),
+    131026: _(
+        "The message could not be delivered: the number may not be on WhatsApp, "
+        "its app may be too old, or it has not accepted WhatsApp's latest terms."
+    ),
+    131031: _("The business account is locked by WhatsApp."),
+    131042: _(
+        "The business account has a payment problem with WhatsApp: check its "
+        "payment method."
+    ),
+    131047: _(
+        "More than 24 hours have passed since the contact last wrote, so only a "
+        "template can reach them."
+    ),
+    131048: _("WhatsApp limited this number: too many of its messages were reported."),
+    131049: _(
+        "WhatsApp did not deliver this marketing message to keep the contact's "
+        "experience healthy (a limit on marketing messages per person). Try "
+        "again later, not straight away."
+    ),
+    131050: _("The contact has stopped marketing messages from this business."),
+    131051: _("WhatsApp does not support this kind of message."),
+    131052: _("The media of the message could not be downloaded."),
+    131053: _("The media of the message could not be uploaded."),
+    131056: _("Too many messages to this contact too fast. Try later."),
+    131057: _("The business account is in maintenance."),
+    132000: _("The number of values does not match the template's placeholders."),
+    132001: _("The template does not exist in this language."),
+    132005: _("The template's text is too long once filled in."),
+    132007: _("The template's content breaks WhatsApp's policy."),
+    132012: _("A value does not have the format the template expects."),
+    132015: _("The template is paused by WhatsApp because of low quality."),
+    132016: _("The template is disabled by WhatsApp."),
+    133010: _("The business number is not registered with WhatsApp."),
+    368: _("The business number is temporarily blocked for policy violations."),
+}
+
+# The failures that an approved template would get past: the window had closed.
+TEMPLATE_FIXES_FAILURE = frozenset({470, 131047})
+
+
+def failure_reason(*, error_code: int | None, error_title: str = "") -> str:
+    """The reason a failed message failed, in plain words (translated): the
+    known codes' own text, else the provider's title, else a generic text."""
+    if error_code in FAILURE_REASONS:
+        return str(FAILURE_REASONS[error_code])
+    if error_title:
+        return error_title
+    return str(_("WhatsApp did not say why."))
+
+
+def failure_template_fix(*, error_code: int | None, is_template: bool) -> bool:
+    """Whether to offer "send as template instead": a free-form message that
+    failed because the window was closed (131047, the older 470)."""
+    return not is_template and error_code in TEMPLATE_FIXES_FAILURE
+
+
+# --- Template parameters -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemplateParam:
+    number: int  # {{number}} in the body
+    name: str  # the template's variable name, "" when positional
+    example: str  # the template's example value, "" when none
+
+
+def template_params(
+    *, placeholders: int, components: list | None
+) -> list[TemplateParam]:
+    """The body placeholders ``{{1}}…{{placeholders}}`` with the names and examples
+    of the template's stored components (the Graph API's BODY component:
+    ``example.body_text_named_params`` [{param_name, example}] or
+    ``example.body_text`` [[example, …]]); missing or malformed parts are empty."""
+    names: list[str] = []
+    examples: list[str] = []
+    for component in components or []:
+        if (
+            not isinstance(component, dict)
+            or str(component.get("type", "")).upper() != "BODY"
+        ):
+            continue
+        example = component.get("example")
+        if not isinstance(example, dict):
+            continue
+        named = example.get("body_text_named_params")
+        if isinstance(named, list):
+            for item in named:
+                if isinstance(item, dict):
+                    names.append(str(item.get("param_name", "")))
+                    examples.append(str(item.get("example", "")))
+        positional = example.get("body_text")
+        if (
+            isinstance(positional, list)
+            and positional
+            and isinstance(positional[0], list)
+        ):
+            examples = [str(v) for v in positional[0]]
+    return [
+        TemplateParam(
+            number=n,
+            name=names[n - 1] if n <= len(names) else "",
+            example=examples[n - 1] if n <= len(examples) else "",
+        )
+        for n in range(1, placeholders + 1)
+    ]
 
 
 # --- C1: delivery status --------------------------------------------------

@@ -2,9 +2,13 @@
 
 import django_tables2 as tables
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from . import rules
 from .models import Conversation
 
 EMPTY_INBOX = _(
@@ -15,7 +19,8 @@ NO_MATCH = _("No conversations match these filters.")
 
 
 class ConversationTable(tables.Table):
-    """The company's conversations; rows come from ``conversations_with_window``."""
+    """The company's conversations; rows come from ``selectors.inbox_conversations``
+    through ``conversations_with_window`` (``unread``, ``window_open``)."""
 
     contact = tables.Column(
         verbose_name=_("Contact"),
@@ -30,6 +35,15 @@ class ConversationTable(tables.Table):
             "td": {"class": "d-none d-md-table-cell"},
         },
     )
+    assigned_to = tables.Column(
+        verbose_name=_("Assigned to"),
+        order_by=("assigned_to__full_name", "assigned_to__email"),
+        default="",
+        attrs={
+            "th": {"class": "d-none d-lg-table-cell"},
+            "td": {"class": "d-none d-lg-table-cell"},
+        },
+    )
     # The thread's format, so list and thread read the same.
     last_message_at = tables.DateTimeColumn(
         verbose_name=_("Last message"), format="j M Y, H:i"
@@ -38,24 +52,64 @@ class ConversationTable(tables.Table):
 
     class Meta:
         model = Conversation
-        fields = ("contact", "business_number", "last_message_at", "window_open")
+        fields = (
+            "contact",
+            "business_number",
+            "assigned_to",
+            "last_message_at",
+            "window_open",
+        )
         empty_text = EMPTY_INBOX
         attrs = {"class": "table table-hover align-middle mb-0"}
+        row_attrs = {
+            "class": lambda record: "unread" if getattr(record, "unread", 0) else "",
+            "data-conversation": lambda record: record.pk,
+        }
+
+    def __init__(self, *args, at, user=None, **kwargs):
+        self.at = at
+        self.user = user
+        super().__init__(*args, **kwargs)
 
     def render_contact(self, record: Conversation):
         contact = record.contact
+        unread = getattr(record, "unread", 0)
+        badge = ""
+        if unread:
+            badge = format_html(
+                ' <span class="badge rounded-pill text-bg-primary unread-count" '
+                'title="{}">{}</span>',
+                ngettext("%(n)s unread message", "%(n)s unread messages", unread)
+                % {"n": unread},
+                unread,
+            )
         return format_html(
-            '<a class="fw-semibold text-decoration-none" href="{}">{}</a>'
+            '<a class="fw-semibold text-decoration-none" href="{}">{}</a>{}'
             '<div class="text-muted small">{}</div>',
             reverse("conversation", kwargs={"pk": record.pk}),
             contact.profile_name or _("Unknown contact"),
+            badge,
             contact.masked_number,
         )
 
-    def render_window_open(self, value: bool):
-        if value:
+    def render_assigned_to(self, value):
+        if self.user is not None and value.pk == self.user.pk:
+            return _("Me")
+        return str(value)
+
+    def render_window_open(self, record: Conversation):
+        phase = rules.window_phase(last_inbound_at=record.last_inbound_at, at=self.at)
+        if phase == rules.WindowPhase.OPEN:
             return format_html(
                 '<span class="badge text-bg-success">{}</span>', _("Open")
+            )
+        if phase == rules.WindowPhase.CLOSING:
+            closes = rules.window_closes_at(last_inbound_at=record.last_inbound_at)
+            return format_html(
+                '<span class="badge text-bg-warning">{}</span>'
+                '<div class="small text-muted">{}</div>',
+                _("Closing"),
+                _("until %(time)s") % {"time": date_format(localtime(closes), "H:i")},
             )
         return format_html(
             '<span class="badge text-bg-secondary">{}</span>', _("Closed")

@@ -19,6 +19,7 @@ from .rules import (
     CUSTOMER_SERVICE_WINDOW,
     ENTRY_POINT_ANSWER_WITHIN,
     ENTRY_POINT_FREE_FOR,
+    WINDOW_CLOSING_SOON,
 )
 
 
@@ -49,6 +50,17 @@ def window_open_q(*, at: datetime) -> Q:
     )
 
 
+def window_closing_q(*, at: datetime) -> Q:
+    """Return ``rules.window_phase(...) == CLOSING`` as SQL (B1): open at ``at``
+    with at most ``WINDOW_CLOSING_SOON`` left, i.e. ``closes_at - 1h <= at <
+    closes_at``: the last inbound message is after ``at - 24h`` and at most
+    ``at - 23h``."""
+    return Q(
+        last_inbound_at__lte=at - (CUSTOMER_SERVICE_WINDOW - WINDOW_CLOSING_SOON),
+        last_inbound_at__gt=at - CUSTOMER_SERVICE_WINDOW,
+    )
+
+
 def window_openers(*, conversation_ref, at_ref) -> QuerySet[Message]:
     """Inbound messages whose 24 h window is open at the outer row's instant (B1),
     latest first."""
@@ -58,6 +70,19 @@ def window_openers(*, conversation_ref, at_ref) -> QuerySet[Message]:
         provider_timestamp__lte=_ref(at_ref),
         provider_timestamp__gt=_before(at_ref, CUSTOMER_SERVICE_WINDOW),
     ).order_by("-provider_timestamp", "-id")
+
+
+def entry_point_referrals(*, conversation_ref, at_ref) -> QuerySet[Message]:
+    """F2: ad-referred inbound messages an answer at the outer row's instant
+    could still open a free entry point window for (referral within the last
+    24 h), oldest first."""
+    return Message.objects.filter(
+        conversation_id=_ref(conversation_ref),
+        direction=Message.Direction.INBOUND,
+        referral__isnull=False,
+        provider_timestamp__lte=_ref(at_ref),
+        provider_timestamp__gt=_before(at_ref, ENTRY_POINT_ANSWER_WITHIN),
+    ).order_by("provider_timestamp", "id")
 
 
 def entry_point_openers(*, conversation_ref, at_ref) -> QuerySet[Message]:

@@ -1,7 +1,18 @@
 from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
 
+from accounts.decorators import company_user_required
+from billing import rules as billing_rules
+from billing.services import send_cost_preview
+from billing.templatetags.billing_tags import category_label, rate
 from licensing.selectors import license_summary, user_holds_license
+from messaging import selectors as messaging_selectors
+from messaging.models import Conversation
 
 
 @login_required
@@ -11,8 +22,6 @@ def home(request):
     if user.company_id is None:
         # Customer Success staff work in the admin site.
         return redirect("admin:index")
-    from django.utils import timezone
-
     now = timezone.now()
     context = {
         "company": user.company,
@@ -20,3 +29,86 @@ def home(request):
         "summary": license_summary(company=user.company, at=now),
     }
     return render(request, "accounts/home.html", context)
+
+
+@require_GET
+@company_user_required
+def conversation_cost(request, pk: int):
+    """The composer's cost preview (htmx fragment): what sending the chosen
+    template (``?template=<id>``) or a free-form text (``?kind=text``) in this
+    conversation will cost if delivered now, by billing's own rules
+    (``billing.services.send_cost_preview``). Reads only: the tier count is
+    computed in a transaction that is rolled back."""
+    try:
+        conversation = messaging_selectors.conversation_get(user=request.user, pk=pk)
+    except Conversation.DoesNotExist as exc:
+        raise Http404(_("No such conversation.")) from exc
+    template = None
+    if request.GET.get("kind") != "text":
+        raw = request.GET.get("template", "")
+        if not raw:
+            return HttpResponse("")
+        template = (
+            messaging_selectors.sendable_templates(company_id=conversation.company_id)
+            .filter(pk=raw if raw.isdigit() else None)
+            .first()
+        )
+        if template is None:
+            return render(
+                request,
+                "portal/_cost_preview.html",
+                {"error": _("Choose an approved template of your company.")},
+            )
+    now = timezone.now()
+    preview = send_cost_preview(conversation=conversation, template=template, at=now)
+    return render(
+        request,
+        "portal/_cost_preview.html",
+        {
+            "preview": preview,
+            "text": cost_preview_text(preview, zone=conversation.company.zone),
+            "template": template,
+        },
+    )
+
+
+def cost_preview_text(preview, *, zone) -> str:
+    """The preview in words, e.g. "Marketing template to Spain: €0.0509 on delivery"."""
+    cost = preview.cost
+    until = ""
+    if preview.window_closes_at:
+        closes = timezone.localtime(preview.window_closes_at, zone)
+        today = timezone.localtime(timezone.now(), zone).date()
+        # The time alone today; with the day when it closes on another one.
+        until = date_format(closes, "H:i" if closes.date() == today else "j M, H:i")
+    kind = (
+        _("Free-form message")
+        if cost.category == billing_rules.SERVICE
+        else _("%(category)s template") % {"category": category_label(cost.category)}
+    )
+    reason = billing_rules.Reason
+    if not cost.billable:
+        if cost.reason in (reason.ENTRY_POINT, reason.PROVIDER_ENTRY_POINT):
+            return _("Free entry point window: free")
+        if cost.reason in (reason.UTILITY_IN_WINDOW, reason.SERVICE_FREE) and until:
+            return _("%(kind)s: free, the window is open until %(time)s") % {
+                "kind": kind,
+                "time": until,
+            }
+        if cost.reason == reason.SERVICE_FREE:
+            return _("%(kind)s: free") % {"kind": kind}
+        return _("%(kind)s: free under your charge policy") % {"kind": kind}
+    if cost.amount is None:
+        return _(
+            "%(kind)s to %(market)s: charged on delivery; its rate is not set yet"
+        ) % {"kind": kind, "market": preview.market}
+    text = _("%(kind)s to %(market)s: %(amount)s on delivery") % {
+        "kind": kind,
+        "market": preview.market,
+        "amount": rate(cost.amount, preview.currency),
+    }
+    if cost.tier is not None:
+        text += " " + _("(volume tier from message %(start)s of the month)") % {
+            "start": cost.tier.from_message
+        }
+    return text

@@ -7,6 +7,7 @@ One module per rule family; every name is importable from ``billing.rules``:
 - ``charges``: what a delivered message costs (C2-C5, F1, F2), ``charge_for``
 - ``policies``: which charge policy is in force (F1)
 - ``tiers``: volume tiers (F3), ``tier_for``
+- ``send_cost``: what a send will cost if delivered now (C2-C6, F1-F3), ``send_cost``
 - ``markets``: the recipient's market (C6), ``market_for``
 - ``periods``: billing months in a zone (C7, D3), days of a month (A5)
 - ``license_fee``: the prorated license fee (A5)
@@ -79,6 +80,7 @@ from .reconciliation import (
     provider_type,
     provider_verdict,
 )
+from .send_cost import SendCost, send_cost
 from .tiers import TIERED_CATEGORIES, Tier, tier_for, tier_spans
 
 __all__ = [
@@ -114,6 +116,8 @@ __all__ = [
     "Tier",
     "tier_for",
     "tier_spans",
+    "SendCost",
+    "send_cost",
     "OTHER_MARKET",
     "market_for",
     "month_days",

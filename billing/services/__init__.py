@@ -3,6 +3,7 @@
 
 - ``charges`` / ``charges_sql``: one charge per delivered template (C1-C7, F1, F2)
 - ``tiers``: volume tiers applied to a draft (F3)
+- ``send_cost``: the composer's cost preview, what a send will cost (C2-C6, F1-F3)
 - ``license_fee``: the month's license fee (A5)
 - ``invoices``: computing a draft, the month so far (D1-D3)
 - ``documents``: numbering, finalize, mark paid, void (D2)
@@ -71,9 +72,12 @@ from .runs import (
     month_parse,
     run_summary,
 )
+from .send_cost import SendCostPreview, send_cost_preview
 from .tiers import tiers_apply
 
 __all__ = [
+    "SendCostPreview",
+    "send_cost_preview",
     "invoice_recompute",
     "charges_sync",
     "CHARGE_COLUMNS",

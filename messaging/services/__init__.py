@@ -5,19 +5,25 @@ webhook (real or sandbox) goes through ``webhook_receive``.
 
 One module per step: ``intake`` (webhook POSTs, stored deliveries, retries and
 dead letters), ``inbound`` (inbound messages and windows), ``statuses`` (status
-events and the derived delivery state), ``sending`` (``message_send``). Callers
+events and the derived delivery state), ``sending`` (``message_send``), ``inbox`` (assignment and read markers). Callers
 import from ``messaging.services``; a test that replaces a function a step calls
 patches it where that step looks it up (e.g. ``messaging.services.intake``).
 """
 
 from .inbound import inbound_messages_record
+from .inbox import conversation_assign, conversation_mark_read
 from .intake import (
     deliveries_retry,
     delivery_process,
     delivery_reprocess,
     webhook_receive,
 )
-from .sending import message_send, outbound_message_record, template_render
+from .sending import (
+    message_send,
+    outbound_message_record,
+    template_render,
+    window_closed_message,
+)
 from .statuses import (
     message_delivery_refresh,
     status_orphans_link,
@@ -25,6 +31,8 @@ from .statuses import (
 )
 
 __all__ = [
+    "conversation_assign",
+    "conversation_mark_read",
     "deliveries_retry",
     "delivery_process",
     "delivery_reprocess",
@@ -36,4 +44,5 @@ __all__ = [
     "status_updates_record",
     "template_render",
     "webhook_receive",
+    "window_closed_message",
 ]

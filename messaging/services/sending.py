@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -38,6 +39,24 @@ def template_render(*, template: MessageTemplate, params: list[str]) -> str:
     )
 
 
+def window_closed_message(*, closes_at: datetime, zone=None) -> str:
+    """B3's refusal of a free-form send, saying when the window closed: in UTC
+    (the API's times), or in ``zone`` with its name (the inbox shows the
+    viewer's zone, like the thread beside it)."""
+    if zone is None:
+        return _(
+            "The 24-hour customer service window closed at %(when)s UTC. Free-form "
+            "messages need an open window; send an approved template instead."
+        ) % {"when": f"{closes_at.astimezone(UTC):%Y-%m-%d %H:%M}"}
+    return _(
+        "The 24-hour customer service window closed at %(when)s (%(zone)s). "
+        "Free-form messages need an open window; send an approved template instead."
+    ) % {
+        "when": date_format(closes_at.astimezone(zone), "j M Y, H:i"),
+        "zone": str(zone),
+    }
+
+
 def _refusal_error(
     refusal: str, *, closes_at: datetime | None, template=None, params=None
 ):
@@ -49,10 +68,7 @@ def _refusal_error(
                 "approved template instead."
             )
         else:
-            message = _(
-                "The 24-hour customer service window closed at %(when)s UTC. Free-form "
-                "messages need an open window; send an approved template instead."
-            ) % {"when": f"{closes_at.astimezone(UTC):%Y-%m-%d %H:%M}"}
+            message = window_closed_message(closes_at=closes_at)
         return WindowClosed(message, closes_at=closes_at)
     if refusal == rules.SendRefusal.TEMPLATE_NOT_APPROVED:
         return TemplateNotSendable(

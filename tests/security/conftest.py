@@ -11,6 +11,7 @@ from rest_framework.authtoken.models import Token
 from accounts.models import User
 from billing.services import credit_note_issue
 from licensing.services import license_request_create
+from messaging.services import conversation_assign
 from tests.billing_world import World, rate_card
 from tests.factories import CompanyAdminFactory, UserFactory
 
@@ -62,6 +63,10 @@ def tenant_build(client, *, wa_id: str, text: str = "Hi") -> Tenant:
     world.contact_writes(T + timedelta(hours=1))
     world.send_and_deliver("utility", T + timedelta(hours=2))  # free: window open
     world.send_text(T + timedelta(hours=3), text=text)
+    # The agent answers it: "assigned to me" is an agent's default inbox view.
+    conversation_assign(
+        conversation=world.conversation, assignee=world.agent, by=world.agent
+    )
     with time_machine.travel(T + timedelta(hours=4), tick=False):
         license_request = license_request_create(user=unlicensed, note="Please")
     invoice = world.finalize(world.invoice(OCT))

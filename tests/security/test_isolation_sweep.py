@@ -117,6 +117,11 @@ ROUTES: dict[str, Spec] = {
     "inbox": Spec(PORTAL),
     "conversation": Spec(PORTAL),
     "conversation-send": Spec(PORTAL, "POST", ok=302, sends=True),
+    "conversation-older": Spec(PORTAL),
+    "conversation-live": Spec(PORTAL),
+    "conversation-read": Spec(PORTAL, "POST", ok=302),
+    "conversation-assign": Spec(PORTAL, "POST", ok=302),
+    "conversation-cost": Spec(PORTAL),
     "licensing:licenses": Spec(BILLING),
     "licensing:license-request": Spec(PORTAL),
     "licensing:license-request-approve": Spec(BILLING, "POST", ok=302),
@@ -158,12 +163,18 @@ OBJECTS: dict[str, Callable[[Tenant], int]] = {
     "credit_note": lambda t: t.credit_note.pk,
     "template": lambda t: t.world.templates["utility"].pk,
     "license_request": lambda t: t.license_request.pk,
+    "agent": lambda t: t.agent.pk,
 }
 
 # (route name, path parameter) -> the object whose id it takes.
 PARAM_IDS: dict[tuple[str, str], str] = {
     ("conversation", "pk"): "conversation",
     ("conversation-send", "pk"): "conversation",
+    ("conversation-older", "pk"): "conversation",
+    ("conversation-live", "pk"): "conversation",
+    ("conversation-read", "pk"): "conversation",
+    ("conversation-assign", "pk"): "conversation",
+    ("conversation-cost", "pk"): "conversation",
     ("billing:invoice", "pk"): "invoice",
     ("billing:invoice-line", "pk"): "invoice",
     ("billing:invoice-line", "line_pk"): "usage_line",
@@ -186,6 +197,7 @@ PARAM_IDS: dict[tuple[str, str], str] = {
 # (route name, body field) -> the object whose id it takes.
 BODY_IDS: dict[tuple[str, str], str] = {
     ("conversation-send", "template"): "template",
+    ("conversation-assign", "assignee"): "agent",
     ("api-message-create", "conversation"): "conversation",
     ("api-message-create", "template"): "template",
 }
@@ -201,6 +213,10 @@ def body_for(name: str, ids: Callable[[str], int]) -> dict | None:
             "text": "",
             "template": ids(BODY_IDS[(name, "template")]),
         }
+    if name == "conversation-read":
+        return {"up_to": "1"}
+    if name == "conversation-assign":
+        return {"assignee": ids(BODY_IDS[(name, "assignee")])}
     if name == "billing:budget":
         return {"amount": "100"}
     if name == "api-message-create":

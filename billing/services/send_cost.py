@@ -1,0 +1,159 @@
+"""The composer's cost preview: what a send will cost if delivered now, from the
+facts the charge of the delivered message will be computed from (C2-C6, F1-F3)
+and the same rules (``rules.send_cost``). Tested equal to the charge the
+delivered message gets (tests/billing/services/test_send_cost.py)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Case, IntegerField, Q, Value, When
+
+from messaging import selectors as messaging_selectors
+from messaging.models import Conversation, MessageTemplate
+
+from .. import rules
+from ..models import Charge, Market, MarketPrefix, Rate
+from ..selectors.pricing import policy_timeline, tier_sets
+from .charges import charges_sync
+
+
+@dataclass(frozen=True)
+class SendCostPreview:
+    cost: rules.SendCost
+    market: str  # the recipient's market (C6), e.g. "Spain"
+    currency: str
+    window_closes_at: datetime | None  # while the window is open (B1)
+    position: int  # which charged message of its tier set this month (F3)
+
+
+def _terms_at(company, at: datetime) -> rules.PolicyTerms:
+    """F1: the policy in force at ``at``, as ``charges_sql`` picks its step."""
+    terms = rules.CONTRACT_TERMS
+    for step in policy_timeline(company=company):
+        if step.since is None or step.since <= at:
+            terms = step.terms
+    return terms
+
+
+def _market_at(wa_id: str, at: datetime) -> Market:
+    """C6: the market of the recipient's number with the prefixes in force."""
+    prefixes = (
+        MarketPrefix.objects.filter(effective_from__lte=at)
+        .filter(Q(effective_until__isnull=True) | Q(effective_until__gt=at))
+        .order_by("-effective_from")
+        .values_list("prefix", "market__name")
+    )
+    name = rules.market_for(wa_id, prefixes)
+    return Market.objects.get_or_create(name=name)[0]
+
+
+def _rate_at(company, *, market: Market, category: str, at: datetime) -> Decimal | None:
+    """C6: the rate in force at ``at``: the company's card first, else the
+    price list default, in the company's billing currency."""
+    return (
+        Rate.objects.filter(
+            market=market,
+            category=category,
+            effective_from__lte=at,
+            card__currency=company.billing_currency,
+        )
+        .filter(Q(card__company=company) | Q(card__company__isnull=True))
+        .annotate(
+            default=Case(
+                When(card__company__isnull=True, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("default", "-effective_from")
+        .values_list("rate", flat=True)
+        .first()
+    )
+
+
+def _charged_so_far(company, *, market: Market, category: str, at: datetime) -> int:
+    """F3: how many charged messages of the market and category the month has
+    had before ``at``, counted as the invoice counts them: the charges of
+    every delivered message derived by ``charges_sync``, then rolled back
+    (nothing is saved)."""
+
+    class _Rollback(Exception):
+        pass
+
+    start, _end = rules.month_bounds(rules.month_of(at, company.zone), company.zone)
+    counted: list[int] = []
+    try:
+        with transaction.atomic():
+            charges_sync(company=company, invoice=None, until=at)
+            counted.append(
+                Charge.objects.filter(
+                    company=company,
+                    billable=True,
+                    market=market,
+                    category=category,
+                    delivered_at__gte=start,
+                    delivered_at__lt=at,
+                ).count()
+            )
+            raise _Rollback
+    except _Rollback:
+        pass
+    return counted[0]
+
+
+def send_cost_preview(
+    *,
+    conversation: Conversation,
+    template: MessageTemplate | None,
+    at: datetime,
+) -> SendCostPreview:
+    """What sending ``template`` (None: a free-form text) in ``conversation``
+    will cost if it is delivered at ``at``: the category, the window (B1) and
+    the free entry point (F2) at ``at``, the policy in force (F1), the
+    recipient's market and rate (C6) and the volume tier the month's next
+    charged message falls in (F3), answered by ``rules.send_cost``."""
+    company = conversation.company
+    category = template.category if template is not None else rules.SERVICE
+    terms = _terms_at(company, at)
+    window = messaging_selectors.window_state(conversation=conversation, at=at)
+    entry_point = messaging_selectors.entry_point_free_for_send(
+        conversation=conversation, at=at
+    )
+    market = _market_at(conversation.contact.wa_id, at)
+    priced_as = rules.rate_category(category, terms)
+    rate = _rate_at(company, market=market, category=priced_as, at=at)
+    tiers = []
+    position = 1
+    # Whether it is charged at all decides if the tier position matters.
+    first = rules.send_cost(
+        category=category,
+        window_open=window.is_open,
+        entry_point=entry_point,
+        rate=rate,
+        terms=terms,
+    )
+    if first.billable and category in rules.TIERED_CATEGORIES:
+        month = rules.month_of(at, company.zone)
+        tiers = tier_sets(company=company, month=month).get((market.pk, category), [])
+        if tiers:
+            position = (
+                _charged_so_far(company, market=market, category=category, at=at) + 1
+            )
+    cost = rules.send_cost(
+        category=category,
+        window_open=window.is_open,
+        entry_point=entry_point,
+        rate=rate,
+        terms=terms,
+        tiers=tiers,
+        position=position,
+    )
+    return SendCostPreview(
+        cost=cost,
+        market=market.name,
+        currency=company.billing_currency,
+        window_closes_at=window.closes_at if window.is_open else None,
+        position=position,
+    )

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("inbox/<int:pk>/cost/", views.conversation_cost, name="conversation-cost"),
+]
