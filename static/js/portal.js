@@ -8,4 +8,25 @@
       select.form.submit();
     });
   });
+
+  // A table wider than its card scrolls inside it (app.css); the card then takes
+  // the keyboard focus, so it can be scrolled with the arrow keys too.
+  var scrollers = document.querySelectorAll(".table-responsive, .card");
+  function markScrollable() {
+    scrollers.forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        box.setAttribute("tabindex", "0");
+        box.classList.add("scrolls");
+      } else if (box.classList.contains("scrolls")) {
+        box.removeAttribute("tabindex");
+        box.classList.remove("scrolls");
+      }
+    });
+  }
+  markScrollable();
+  var pending;
+  window.addEventListener("resize", function () {
+    clearTimeout(pending);
+    pending = setTimeout(markScrollable, 150);
+  });
 })();
