@@ -9,6 +9,25 @@
     });
   });
 
+  // List tables (django-tables2 renders them in .table-responsive) become one
+  // card per row on phones (app.css): each cell is labelled with its column.
+  document.querySelectorAll(".table-responsive > table.table, table.table-stack")
+    .forEach(function (table) {
+      var heads = Array.prototype.map.call(
+        table.querySelectorAll("thead th"),
+        function (th) { return th.textContent.trim(); }
+      );
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        Array.prototype.forEach.call(row.children, function (cell, i) {
+          if (i > 0 && heads[i] && !cell.hasAttribute("colspan")
+              && !cell.hasAttribute("data-label")) {
+            cell.setAttribute("data-label", heads[i]);
+          }
+        });
+      });
+      table.classList.add("table-stack");
+    });
+
   // A table wider than its card scrolls inside it (app.css); the card then takes
   // the keyboard focus, so it can be scrolled with the arrow keys too.
   var scrollers = document.querySelectorAll(".table-responsive, .card");

@@ -92,6 +92,9 @@ class PortalWorld:
     users: dict
 
     def reset_link(self) -> str:
+        """A valid link to set the reader's password (the token covers the
+        last login, which logging in through the browser changed)."""
+        self.reader.refresh_from_db()
         uid = urlsafe_base64_encode(force_bytes(self.reader.pk))
         token = default_token_generator.make_token(self.reader)
         return f"/accounts/reset/{uid}/{token}/"
@@ -172,6 +175,8 @@ class Page:
     status: int = 200
     # For pages no GET of a path shows: opens the page itself.
     visit: Callable | None = None
+    # What the page must show for the sweep to mean something (CSS selector).
+    shows: str | None = None
 
 
 def _standalone(template: str, status: int):
@@ -237,7 +242,12 @@ PAGES: dict[str, list[Page]] = {
         )
     ],
     "password_reset_confirm": [
-        Page("password-reset-confirm", "anonymous", lambda w: w.reset_link())
+        Page(
+            "password-reset-confirm",
+            "anonymous",
+            lambda w: w.reset_link(),
+            shows="input[type=password]",
+        )
     ],
     "password_reset_complete": [
         Page("password-reset-complete", "anonymous", lambda w: "/accounts/reset/done/")
@@ -252,6 +262,7 @@ PAGES: dict[str, list[Page]] = {
             "conversation-agent",
             "agent",
             lambda w: f"/inbox/{w.world.conversation.pk}/",
+            shows="#text-form textarea",
         ),
         Page(
             "conversation-reader",
@@ -268,7 +279,12 @@ PAGES: dict[str, list[Page]] = {
         ),
     ],
     "billing:invoice": [
-        Page("invoice", "admin", lambda w: f"/billing/invoices/{w.invoice.pk}/")
+        Page(
+            "invoice",
+            "admin",
+            lambda w: f"/billing/invoices/{w.invoice.pk}/",
+            shows="[data-testid=credit-notes] [data-testid=amount-due]",
+        )
     ],
     "billing:invoice-line": [
         Page(
@@ -291,16 +307,26 @@ PAGES: dict[str, list[Page]] = {
             lambda w: f"/billing/credit-notes/{w.credit_note.pk}/",
         )
     ],
-    "billing:usage": [Page("usage", "admin", lambda w: "/billing/usage/")],
+    "billing:usage": [
+        Page(
+            "usage",
+            "admin",
+            lambda w: "/billing/usage/",
+            shows="[data-testid=budget-bar]",
+        )
+    ],
     "billing:reconciliation": [
         Page(
             "reconciliation",
             "admin",
             lambda w: "/billing/reconciliation/?month=2026-10",
+            shows="[data-testid=reconciliation-months] td[data-label]",
         )
     ],
     "billing:pricing": [Page("pricing", "admin", lambda w: "/billing/pricing/")],
-    "licensing:licenses": [Page("licenses", "admin", lambda w: "/licenses/")],
+    "licensing:licenses": [
+        Page("licenses", "admin", lambda w: "/licenses/", shows="#license-requests")
+    ],
     "licensing:license-request": [
         Page("license-request", "reader", lambda w: "/licenses/request/")
     ],
@@ -340,4 +366,6 @@ def open_page(page, base: str, pw: PortalWorld, entry: Page, language: str):
         response and response.status,
         page.url,
     )
+    if entry.shows:
+        assert page.locator(entry.shows).count(), (entry.label, entry.shows)
     return response
