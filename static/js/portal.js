@@ -28,6 +28,24 @@
       table.classList.add("table-stack");
     });
 
+  // Tables laid out as cards on phones keep what they are for screen readers:
+  // some browsers drop a table's semantics once its rows are not table rows.
+  document.querySelectorAll("table.table-stack, table.invoice-lines, table.credit-notes")
+    .forEach(function (table) {
+      table.setAttribute("role", "table");
+      table.querySelectorAll("thead, tbody, tfoot").forEach(function (group) {
+        group.setAttribute("role", "rowgroup");
+      });
+      table.querySelectorAll("tr").forEach(function (row) {
+        row.setAttribute("role", "row");
+        Array.prototype.forEach.call(row.children, function (cell) {
+          var header = cell.tagName === "TH";
+          cell.setAttribute("role", !header ? "cell"
+            : cell.closest("thead") ? "columnheader" : "rowheader");
+        });
+      });
+    });
+
   // A table wider than its card scrolls inside it (app.css); the card then takes
   // the keyboard focus, so it can be scrolled with the arrow keys too.
   var scrollers = document.querySelectorAll(".table-responsive, .card");
