@@ -1,7 +1,7 @@
 """Every portal page in Chromium, as the user who sees it (tests/e2e/portal_pages.py):
 nothing scrolls sideways at 390 × 844 (a phone) nor at 1366 × 900 (a laptop), in
-English and in Spanish (longer words), and axe-core finds no serious or critical
-WCAG 2.1 AA violation. Screenshots: screenshots/pages/<language>-<width>-<page>.png.
+English and in Spanish (longer words); axe-core finds no serious or critical
+WCAG 2.1 AA violation, and every focusable element shows a focus ring. Screenshots: screenshots/pages/<language>-<width>-<page>.png.
 """
 
 import pytest
@@ -30,6 +30,26 @@ AXE_OPTIONS = {
     "resultTypes": ["violations"],
 }
 FAILING_IMPACTS = {"serious", "critical"}
+# After one Tab (the browser then shows focus as for the keyboard), each visible
+# focusable element of the page in turn: the ones whose focus shows no ring.
+FOCUS_UNSEEN = """() => {
+  const unseen = [];
+  const focusable = document.querySelectorAll(
+    'a[href], button, input:not([type=hidden]), select, textarea, '
+    + '[tabindex]:not([tabindex="-1"])');
+  for (const e of focusable) {
+    if (e.disabled || !e.getClientRects().length
+        || getComputedStyle(e).visibility === "hidden") continue;
+    e.focus();
+    if (document.activeElement !== e) continue;
+    const s = getComputedStyle(e);
+    // an outline: Bootstrap's box-shadow rings fade in, so they are not read
+    const ring = s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0;
+    if (!ring) unseen.push(e.tagName.toLowerCase() + " "
+      + (e.innerText || e.name || e.id || "").trim().slice(0, 30));
+  }
+  return unseen;
+}"""
 
 
 def test_every_portal_url_is_in_the_catalogue():
@@ -121,7 +141,7 @@ def test_no_portal_page_scrolls_sideways(
 
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
-def test_no_portal_page_has_a_serious_accessibility_violation(
+def test_no_portal_page_has_a_serious_accessibility_violation_or_unseen_focus(
     browser, live_server, client, settings
 ):
     pw = portal_world(client, settings)
@@ -148,6 +168,11 @@ def test_no_portal_page_has_a_serious_accessibility_violation(
                                 for n in violation["nodes"][:4]
                             )
                         )
+                # after axe: focusing starts the buttons' colour transitions
+                page.keyboard.press("Tab")
+                unseen = page.evaluate(FOCUS_UNSEEN)
+                if unseen:
+                    found.append(f"{entry.label} @{width}: no focus ring on {unseen}")
     finally:
         for context, _ in sessions.values():
             context.close()

@@ -17,8 +17,7 @@ FOCUS_SHOWN = """() => {
   const e = document.activeElement;
   if (e.matches("input[type=month]") && !e.matches(":focus")) return true;
   const s = getComputedStyle(e);
-  return (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0)
-    || s.boxShadow !== "none";
+  return s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0;
 }"""
 FOCUSED = """() => {
   const e = document.activeElement;
