@@ -9,7 +9,7 @@ admin.site.index_title = "Companies, licenses, messages and invoices"
 
 urlpatterns = [
     path("", portal_views.home, name="home"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("portal.auth_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include("messaging.api_urls")),
