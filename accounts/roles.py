@@ -61,6 +61,9 @@ CUSTOMER_SUCCESS_PERMISSIONS = frozenset(
         "billing.add_creditnote",
         "billing.view_creditnoteline",
         "billing.view_billingrun",
+        # invoice and credit note emails: history; "change" is the "Send again" action
+        "billing.view_documentemail",
+        "billing.change_documentemail",
         # spend alerts: budgets are editable, the alerts sent are history
         "billing.view_monthlybudget",
         "billing.add_monthlybudget",

@@ -80,3 +80,16 @@ def user_sessions_revoke(*, user: User) -> User:
     Token.objects.filter(user=user).delete()
     user.refresh_from_db(fields=["session_epoch"])
     return user
+
+
+def user_language_set(*, user: User, language: str) -> User:
+    """Keep ``language`` as the user's language (portal and emails); one the
+    product does not speak is refused with ``ValueError``, nothing changed."""
+    from django.conf import settings
+
+    if language not in {code for code, _name in settings.LANGUAGES}:
+        raise ValueError(f"{language!r} is not a language of the portal.")
+    if user.language != language:
+        User.objects.filter(pk=user.pk).update(language=language)
+        user.language = language
+    return user

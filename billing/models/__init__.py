@@ -10,6 +10,7 @@ One module per concern; every model is importable from ``billing.models``.
 from .alerts import MonthlyBudget, SpendAlert
 from .charges import Charge
 from .credit_notes import CreditNote, CreditNoteLine
+from .emails import DocumentEmail
 from .invoices import BillingRun, DocumentSequence, Invoice, InvoiceLine
 from .markets import Market, MarketPrefix
 from .pricing import ChargeCategory, ChargePolicy, ChargePolicyAssignment, VolumeTier
@@ -32,6 +33,7 @@ __all__ = [
     "Charge",
     "CreditNote",
     "CreditNoteLine",
+    "DocumentEmail",
     "MonthlyBudget",
     "SpendAlert",
     "PricingDisagreement",

@@ -7,6 +7,7 @@
 - ``pricing``: charge policies over time and volume tiers in force (F1, F3)
 - ``runs``: months still to bill, drafts due for finalization (D3)
 - ``alerts``: companies to check for spend alerts, a budget's state (F5)
+- ``emails``: invoice and credit note emails to try again (D2)
 - ``reconciliation``: pricing disagreements for the portal and the admin (F4)
 """
 
@@ -18,6 +19,7 @@ from .credit_notes import (
     credit_note_list,
     credit_notes_of,
 )
+from .emails import document_emails_due
 from .invoices import (
     billable_charges,
     creditable_lines,
@@ -52,6 +54,7 @@ from .reconciliation import (
 from .runs import drafts_due_for_finalization, months_to_bill
 
 __all__ = [
+    "document_emails_due",
     "credit_notes_of",
     "credit_note_get",
     "credit_note_lines",

@@ -22,6 +22,7 @@ from ..models import (
     Invoice,
 )
 from ..selectors.reconciliation import unreviewed_count
+from .emails import document_emails_record
 from .invoices import _invoice_recompute
 
 
@@ -77,6 +78,8 @@ def invoice_finalize(*, invoice: Invoice, at: datetime | None = None) -> Invoice
             invoice.finalized_at = at
             invoice.billing_details = _company_details(company)
             invoice.save()
+            # Emailed with its PDF to the billing contacts once this commits.
+            document_emails_record(invoice=invoice)
             return invoice
     raise DisagreementsUnreviewed(invoice=invoice, count=unreviewed)
 

@@ -60,6 +60,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The user's chosen language (User.language) over the browser's.
+    "accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: locks out repeated failed logins.
@@ -233,6 +235,12 @@ CELERY_BEAT_SCHEDULE = {
     "retry-idle-license-emails": {
         "task": "licensing.tasks.idle_license_notice_emails_retry_task",
         "schedule": crontab(minute=40),
+    },
+    # Every 10 minutes: email again the invoices and credit notes whose email
+    # failed (up to 5 tries) or whose task was lost while the broker was down.
+    "retry-document-emails": {
+        "task": "billing.tasks.document_emails_retry_task",
+        "schedule": crontab(minute="*/10"),
     },
     # Every 30 minutes (at :00 and :30): email company admins whose month so far has
     # crossed 50, 80 or 100 % of their monthly budget (once per threshold and month).
