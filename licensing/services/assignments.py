@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.locks import company_lock
 from accounts.models import Company, Team, User
@@ -63,10 +64,21 @@ def license_assign(*, company: Company, users, actor: User | None) -> Assignment
         purchased=limit, assigned=len(holders), requested=len(result.assigned)
     ):
         free = rules.seats_free(purchased=limit, assigned=len(holders))
+        asked = len(result.assigned)
         raise SeatLimitExceeded(
-            f"{company} has {free} free license(s) of {limit}; assigning "
-            f"{len(result.assigned)} would exceed it. Nothing was assigned; buy more "
-            "licenses or revoke some first."
+            " ".join(
+                (
+                    ngettext(
+                        "%(company)s has %(free)d free license of %(limit)d;",
+                        "%(company)s has %(free)d free licenses of %(limit)d;",
+                        free,
+                    )
+                    % {"company": company, "free": free, "limit": limit},
+                    ngettext("%(asked)d was asked.", "%(asked)d were asked.", asked)
+                    % {"asked": asked},
+                    _("Nothing was assigned: buy more licenses or revoke some first."),
+                )
+            )
         )
     LicenseAssignment.objects.bulk_create(
         [

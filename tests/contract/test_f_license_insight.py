@@ -176,7 +176,7 @@ def test_f6_license_insight_request_refused_beyond_the_seat_limit_nothing_change
     )
     # then the clear error is shown and nothing changed
     [message] = [str(m) for m in response.context["messages"]]
-    assert "0 free license(s) of 1" in message
+    assert "0 free licenses of 1; 1 was asked." in message
     request.refresh_from_db()
     assert (request.status, request.decided_at) == (LicenseRequest.Status.PENDING, None)
     assert (
