@@ -149,6 +149,11 @@ EMAIL_BACKEND = env(
     "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="billing@localhost")
+# Where the file backend (django.core.mail.backends.filebased.EmailBackend, used
+# by `make demo`) writes each email, as a .log file per connection.
+EMAIL_FILE_PATH = env(
+    "DJANGO_EMAIL_FILE_PATH", default=str(BASE_DIR / "tmp" / "emails")
+)
 
 # --- Content-Security-Policy (django-csp) -----------------------------------
 # Only this site's own files: no inline script, event handler or style attribute
@@ -315,7 +320,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
     # django-axes logs every login at INFO; keep only its warnings (lockouts).
-    "loggers": {"axes": {"level": "WARNING"}},
+    # WeasyPrint and fontTools log every step of every PDF (emails attach one).
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 # --- WhatsApp Cloud API ---------------------------------------------------

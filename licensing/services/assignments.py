@@ -27,7 +27,9 @@ class AssignmentResult:
 
 
 @transaction.atomic
-def license_assign(*, company: Company, users, actor: User | None) -> AssignmentResult:
+def license_assign(
+    *, company: Company, users, actor: User | None, at: datetime | None = None
+) -> AssignmentResult:
     """Assign one license to each user, all or nothing (A3).
 
     Users who already hold a license keep it and are reported, not counted twice.
@@ -48,7 +50,7 @@ def license_assign(*, company: Company, users, actor: User | None) -> Assignment
             "Nothing was assigned."
         )
     company = company_lock(company)
-    now = timezone.now()
+    now = at or timezone.now()  # ``at``: recorded as of then (the demo's history)
     holders = set(active_assignments(company=company).values_list("user_id", flat=True))
     result = AssignmentResult()
     seen: set[int] = set()
