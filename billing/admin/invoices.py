@@ -444,9 +444,19 @@ class InvoiceAdmin(admin.ModelAdmin):
             try:
                 text = call(invoice)
             except DomainError as exc:
-                # Service messages usually name the invoice already.
+                # Service messages usually name the invoice already; one that
+                # names the company gets only what the draft's label adds, so
+                # nothing is named twice ("Draft of 2026-10: Acme has …").
                 text = exc.message
-                if not text.startswith(label):
+                company = str(invoice.company)
+                if text.startswith(label):
+                    pass
+                elif invoice.number is None and company in text:
+                    text = _("Draft of %(month)s: %(message)s") % {
+                        "month": f"{invoice.month:%Y-%m}",
+                        "message": text,
+                    }
+                else:
                     text = f"{label}: {text}"
                 self.message_user(request, text, messages.ERROR)
             else:

@@ -225,3 +225,17 @@ def test_the_buttons_are_post_only_and_need_the_permission(client, cs_client, ra
     assert client.post(url, {"post": "yes"}).status_code == 403
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.DRAFT
+
+
+def test_a_refusal_names_the_company_once(cs_client, rates):
+    from billing.models import Rate
+
+    invoice = _draft(_world(rates))
+    Rate.objects.filter(category="marketing").delete()
+    response = _do(cs_client, invoice, "recompute")
+    [message] = _messages(response)
+    company = invoice.company.name
+    assert message.startswith(
+        f"Draft of 2026-10: {company} has charged messages without a rate in EUR"
+    )
+    assert message.count(company) == 1
