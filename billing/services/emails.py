@@ -27,6 +27,7 @@ from accounts.queueing import enqueue_on_commit
 from accounts.selectors import billing_recipients
 
 from .. import pdf
+from ..locks import document_email_lock
 from ..models import CreditNote, DocumentEmail, Invoice
 from ..selectors.emails import MAX_ATTEMPTS
 
@@ -138,11 +139,7 @@ def document_email_send(
     """
     at = at or timezone.now()
     with transaction.atomic():
-        row = (
-            DocumentEmail.objects.select_for_update()
-            .select_related("invoice__company", "credit_note")
-            .get(pk=email_id)
-        )
+        row = document_email_lock(email_id)
         if row.status == DocumentEmail.Status.SENT:
             return row
         if not force and row.attempts >= MAX_ATTEMPTS:
