@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo's emails (invoices with their PDF, alerts) are written to tmp/emails/.
+demo: export DJANGO_EMAIL_BACKEND ?= django.core.mail.backends.filebased.EmailBackend
 demo: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo_seed
@@ -23,6 +25,7 @@ demo: $(STAMP)
 	@echo "  Admin (Customer Success):    http://127.0.0.1:8000/admin/"
 	@echo "  API schema / endpoints:      http://127.0.0.1:8000/api/schema/docs/"
 	@echo "  Password for every demo login: demo-pass-2026"
+	@echo "  Emails sent (invoices with their PDF): tmp/emails/"
 	@echo ""
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 

@@ -102,7 +102,7 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ("last_login", "date_joined")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        (_("Person"), {"fields": ("full_name", "company", "role")}),
+        (_("Person"), {"fields": ("full_name", "company", "role", "language")}),
         (
             _("Access"),
             {

@@ -184,6 +184,19 @@ class User(AbstractBaseUser, PermissionsMixin):
     session_epoch = models.PositiveIntegerField(
         _("session epoch"), default=0, editable=False
     )
+    # The language of the portal and of the emails this user gets; empty: the
+    # company's (accounts.rules.email_language).
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        default="",
+        help_text=_(
+            "The portal and the emails sent to this user are in this language. "
+            "Empty: the company's language."
+        ),
+    )
 
     objects = UserManager()
 

@@ -64,6 +64,9 @@ CUSTOMER_SUCCESS_PERMISSIONS = frozenset(
         "billing.view_issuer",
         "billing.add_issuer",
         "billing.change_issuer",
+        # invoice and credit note emails: history; "change" is the "Send again" action
+        "billing.view_documentemail",
+        "billing.change_documentemail",
         # spend alerts: budgets are editable, the alerts sent are history
         "billing.view_monthlybudget",
         "billing.add_monthlybudget",

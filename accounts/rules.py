@@ -98,3 +98,29 @@ def tax_id_check(*, country: str, tax_id: str) -> TaxIdCheck:
     if not _TAX_ID_CHARS.match(raw):
         return TaxIdCheck(raw, _("A tax ID has 2 to 30 letters and digits."))
     return TaxIdCheck(raw, "")
+
+
+# Countries whose billing contacts read Spanish (ISO 3166 alpha-2); every other
+# country is written to in English, the product's default language.
+SPANISH_SPEAKING_COUNTRIES = frozenset(
+    {
+        "AR", "BO", "CL", "CO", "CR", "CU", "DO", "EC", "ES", "GQ", "GT",
+        "HN", "MX", "NI", "PA", "PE", "PR", "PY", "SV", "UY", "VE",
+    }
+)  # fmt: skip
+
+
+def company_language(*, country: str, default: str = "en") -> str:
+    """The language a company is written to when nobody chose one: Spanish for a
+    Spanish-speaking country, else ``default``."""
+    return "es" if (country or "").upper() in SPANISH_SPEAKING_COUNTRIES else default
+
+
+def email_language(
+    *, preferred: str, country: str, available: tuple[str, ...], default: str = "en"
+) -> str:
+    """The language of an email to one recipient: the recipient's own choice when
+    the product speaks it, else the company's (``company_language``)."""
+    if preferred in available:
+        return preferred
+    return company_language(country=country, default=default)

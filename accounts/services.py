@@ -104,3 +104,16 @@ def company_billing_details_update(*, company: Company, **details) -> Company:
         locked.full_clean()
         locked.save(update_fields=[*details, "updated_at"])
     return locked
+
+
+def user_language_set(*, user: User, language: str) -> User:
+    """Keep ``language`` as the user's language (portal and emails); one the
+    product does not speak is refused with ``ValueError``, nothing changed."""
+    from django.conf import settings
+
+    if language not in {code for code, _name in settings.LANGUAGES}:
+        raise ValueError(f"{language!r} is not a language of the portal.")
+    if user.language != language:
+        User.objects.filter(pk=user.pk).update(language=language)
+        user.language = language
+    return user

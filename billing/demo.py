@@ -1,4 +1,5 @@
-"""Demo billing data: price lists, a negotiated card and the last two months' invoices.
+"""Demo billing data: price lists, a negotiated card and the invoices of every
+month of the demo's history (finalized, paid, open, a credit note, a draft).
 
 Idempotent: rate cards are filled through ``rate_card_import`` (rows already on
 a card are skipped), invoices through the billing run (drafts are recomputed,
@@ -7,7 +8,7 @@ traffic is invoiced.
 """
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
@@ -15,13 +16,17 @@ from django.utils import timezone
 
 from accounts.models import Company, User
 from accounts.periods import month_bounds
+from licensing.selectors import license_price_at
 
 from . import rules
 from .exceptions import InvalidPricing
-from .models import ChargePolicy, Market, RateCard
-from .money import RATE_QUANTUM
+from .models import ChargePolicy, Invoice, InvoiceLine, Market, RateCard
+from .money import RATE_QUANTUM, quantize_money
 from .policies import PROVIDER_2026_10
 from .rules import previous_month
+from .selectors import creditable_lines
+from .services.credit_notes import credit_note_issue
+from .services.documents import invoice_mark_paid
 from .services.pricing import charge_policy_assign, volume_tiers_set
 from .services.rate_cards import COLUMNS, rate_card_create, rate_card_import
 from .services.runs import RunResult, billing_run_company
@@ -107,12 +112,29 @@ def price_list_rows(currency: str) -> list[tuple[str, str, Decimal]]:
     return rows
 
 
-def seed(*, actor: User | None) -> list[RunResult]:
-    """Create the demo rate cards and invoice the last two full months.
+# Drafts are finalized this long after their month ends, as the daily task does
+# (BILLING_FINALIZE_GRACE_DAYS), and paid invoices two weeks after that.
+FINALIZE_AFTER = timedelta(days=3, hours=3, minutes=30)
+PAID_AFTER = timedelta(days=14)
+CREDIT_REASON = "Goodwill: a license assigned on the 16th sent nothing this month."
 
-    The older month is finalized (once; later runs leave it alone), the newer
-    one stays a draft that is recomputed on every run. Returns what the
-    billing runs did per company and month.
+
+def seed(
+    *,
+    actor: User | None,
+    history_months: int = 1,
+    paid: dict[str, tuple[int, ...]] | None = None,
+) -> list[RunResult]:
+    """Create the demo rate cards and invoice every month of the history.
+
+    For each company, the ``history_months`` months before the last ended one
+    are finalized as the daily task would have (``FINALIZE_AFTER`` their end,
+    once; later runs leave them alone), and the last ended month stays a draft
+    recomputed on every run. ``paid`` names, per company slug, which of those
+    finalized months (0 = the oldest) were paid ``PAID_AFTER`` their
+    finalization; the others stay open (overdue once their due date passes).
+    The month before last of Acme gets a credit note. Returns what the billing
+    runs did per company and month.
     """
     for currency in PRICE_LISTS:
         card = _card(company=None, currency=currency)
@@ -134,19 +156,56 @@ def seed(*, actor: User | None) -> list[RunResult]:
 
     now = timezone.now()
     _pricing_seed(actor=actor, now=now)
+    paid = paid or {}
     results = []
     for company in Company.objects.order_by("slug"):
         newer = previous_month(now, company.zone)
-        older = newer - relativedelta(months=1)
+        months = [newer - relativedelta(months=n) for n in range(history_months, 0, -1)]
         # Oldest first, so each month's charges land on its own invoice (C7).
-        results.append(
-            billing_run_company(company=company, month=older, finalize=True, at=now)
-        )
+        for index, month in enumerate(months):
+            _, end = month_bounds(month, company.zone)
+            finalized_at = min(end + FINALIZE_AFTER, now)
+            result = billing_run_company(
+                company=company, month=month, finalize=True, at=finalized_at
+            )
+            results.append(result)
+            invoice = result.invoice
+            if invoice is None:
+                continue
+            if index in paid.get(company.slug, ()) and (
+                invoice.status == Invoice.Status.FINALIZED
+            ):
+                invoice_mark_paid(
+                    invoice=invoice, at=min(finalized_at + PAID_AFTER, now)
+                )
         results.append(billing_run_company(company=company, month=newer, at=now))
+        if company.slug == NEGOTIATED_COMPANY and months:
+            _credit_note_seed(company=company, month=months[-1], actor=actor)
     for result in results:
         log = logger.info if result.ok else logger.warning
         log("Billing demo: %s", result)
     return results
+
+
+def _credit_note_seed(*, company: Company, month, actor: User | None) -> None:
+    """A credit note on the month before last: one month of one license."""
+    invoice = Invoice.objects.filter(company=company, month=month).first()
+    if invoice is None or not invoice.is_creditable or invoice.credit_notes.exists():
+        return
+    line = creditable_lines(invoice=invoice).filter(kind=InvoiceLine.Kind.LICENSE)
+    line = line.first()
+    if line is None:
+        return
+    price = license_price_at(company=company, at=invoice.period_start)
+    amount = min(line.left, price if price is not None else line.left)
+    if amount <= 0:
+        return
+    credit_note_issue(
+        invoice=invoice,
+        amounts={line.pk: quantize_money(amount, invoice.currency)},
+        reason=CREDIT_REASON,
+        actor=actor,
+    )
 
 
 POLICY_COMPANY = "globex-mx"

@@ -10,7 +10,7 @@ only its policy. Every lock is FOR NO KEY UPDATE and names its own table
 charges and lines pass through.
 """
 
-from .models import ChargePolicy, DocumentSequence, Invoice, RateCard
+from .models import ChargePolicy, DocumentEmail, DocumentSequence, Invoice, RateCard
 
 
 def invoice_lock(pk: int) -> Invoice:
@@ -41,3 +41,14 @@ def charge_policy_lock(pk: int) -> ChargePolicy:
     """Lock and return charge policy ``pk``: edits serialise with the check that
     no finalized invoice used it (F1)."""
     return ChargePolicy.objects.select_for_update(no_key=True).get(pk=pk)
+
+
+def document_email_lock(pk: int) -> DocumentEmail:
+    """Lock and return document email ``pk`` with its invoice, company and credit
+    note (read, not locked): one send at a time, so a sent email is never sent
+    again (D2). Taken alone, outside the company and invoice locks."""
+    return (
+        DocumentEmail.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("invoice__company", "credit_note")
+        .get(pk=pk)
+    )

@@ -9,6 +9,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from accounts.models import Company
+from accounts.queueing import enqueue
 
 from . import selectors, services
 from .models import Invoice
@@ -106,4 +107,27 @@ def spend_alerts_run_task() -> int:
     for company_id in due:
         spend_alerts_check_task.delay(company_id)
     logger.info("Spend alerts: %d companies to check", len(due))
+    return len(due)
+
+
+# --- Invoice and credit note emails -------------------------------------------------
+
+
+@shared_task(
+    bind=True, autoretry_for=TRANSIENT, retry_backoff=5, max_retries=8, acks_late=True
+)
+def document_email_send_task(self, email_id: int) -> dict:
+    """Send one recorded invoice or credit note email; a send failure is kept on
+    the row and tried again by ``document_emails_retry_task``."""
+    row = services.document_email_send(email_id=email_id)
+    return {"email": row.pk, "status": row.status, "attempts": row.attempts}
+
+
+@shared_task(acks_late=True)
+def document_emails_retry_task() -> int:
+    """Beat: enqueue again the emails that failed (tries left) or whose task was
+    lost; a sent one is never sent again."""
+    due = selectors.document_emails_due(at=timezone.now())
+    for email_id in due:
+        enqueue(document_email_send_task, email_id)
     return len(due)

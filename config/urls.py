@@ -10,6 +10,8 @@ admin.site.index_title = "Companies, licenses, messages and invoices"
 urlpatterns = [
     path("", portal_views.home, name="home"),
     path("accounts/", include("portal.auth_urls")),
+    # Before Django's own: the switch also keeps a signed-in user's language.
+    path("i18n/setlang/", portal_views.language_set, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include("messaging.api_urls")),

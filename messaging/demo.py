@@ -624,3 +624,195 @@ def _outbound_past(
     ).get(pk=message.pk)
     _receive(sandbox.status_payload(message))
     return message
+
+
+# --- Usage volumes -------------------------------------------------------------------
+#
+# A month of real traffic on one invoice: thousands of delivered templates to
+# contacts in many markets, in every category, some answering within the 24-hour
+# window (free utility, B1/C3). Recorded set-based with bulk_create, with exactly
+# the fields ``outbound_message_record`` and the delivery status webhook set on a
+# message (and ``inbound_message_record`` on an inbound one): charges are then
+# derived from these facts by the billing run like any others (charges_sync).
+# Status events are not stored (no charge depends on them).
+
+VOLUME_WAMID = "wamid.DEMOVOLUME"
+# Contacts per market, by the calling-code prefix of their WhatsApp id (C6).
+VOLUME_MARKETS = {
+    "acme-iberia": [
+        ("34612", 150),  # Spain
+        ("33612", 25),  # France
+        ("49151", 20),  # Germany
+        ("44771", 20),  # United Kingdom
+        ("39320", 15),  # Italy
+        ("52155", 15),  # Mexico
+        ("54911", 10),  # Argentina
+        ("57300", 10),  # Colombia
+        ("91981", 10),  # India
+        ("12025", 10),  # North America
+    ],
+    "globex-mx": [
+        ("52155", 120),  # Mexico
+        ("57300", 15),  # Colombia
+        ("54911", 10),  # Argentina
+        ("56912", 10),  # Chile
+        ("51987", 10),  # Peru
+        ("12025", 15),  # North America
+        ("34612", 10),  # Spain
+    ],
+}
+# Category shares of the month's templates; utility answers come with an
+# inbound message an hour before in this share of cases (inside the window).
+VOLUME_SHARES = (
+    (MessageTemplate.Category.MARKETING, 50),
+    (MessageTemplate.Category.UTILITY, 35),
+    (MessageTemplate.Category.AUTHENTICATION, 15),
+)
+VOLUME_IN_WINDOW = 4  # one utility template in four answers the contact
+BATCH = 2000
+
+
+def volume_seed(
+    *, company: Company, start: datetime, end: datetime, messages: int, sender: User
+) -> int:
+    """Record ``messages`` delivered templates of ``company`` in [start, end),
+    spread over the days and the markets of ``VOLUME_MARKETS``; return how many
+    were recorded (0 when the company has its volume already, or no number or
+    approved template of a category)."""
+    import random
+
+    markets = VOLUME_MARKETS.get(company.slug)
+    number = company.business_numbers.order_by("pk").first()
+    if not markets or number is None:
+        return 0
+    if Message.objects.filter(company=company, wamid__startswith=VOLUME_WAMID).exists():
+        return 0
+    templates = {}
+    for category, _share in VOLUME_SHARES:
+        template = (
+            MessageTemplate.objects.filter(
+                company=company,
+                category=category,
+                status=MessageTemplate.Status.APPROVED,
+            )
+            .order_by("pk")
+            .first()
+        )
+        if template is None:
+            return 0
+        templates[category] = template
+    rng = random.Random(f"{company.slug}:{start:%Y-%m}")
+    with transaction.atomic():
+        contacts = Contact.objects.bulk_create(
+            [
+                Contact(
+                    company=company,
+                    wa_id=f"{prefix}{i:06d}",
+                    profile_name=f"Cliente {prefix}-{i}",
+                    country=rules.country_of(f"{prefix}{i:06d}"),
+                    created_at=start,
+                )
+                for prefix, count in markets
+                for i in range(count)
+            ],
+            ignore_conflicts=True,
+        )
+        contacts = list(
+            Contact.objects.filter(
+                company=company, wa_id__in=[c.wa_id for c in contacts]
+            ).order_by("wa_id")
+        )
+        Conversation.objects.bulk_create(
+            [
+                Conversation(
+                    company=company,
+                    business_number=number,
+                    contact=contact,
+                    created_at=start,
+                )
+                for contact in contacts
+            ],
+            ignore_conflicts=True,
+        )
+        conversations = list(
+            Conversation.objects.filter(
+                business_number=number, contact__in=contacts
+            ).select_related("contact")
+        )
+        weights = [count for _prefix, count in markets for _ in range(count)]
+        span = (end - start).total_seconds() - 3 * 3600
+        rows: list[Message] = []
+        latest: dict[int, datetime] = {}
+        inbound_latest: dict[int, datetime] = {}
+        categories = [c for c, _ in VOLUME_SHARES]
+        shares = [s for _, s in VOLUME_SHARES]
+        for n in range(messages):
+            conversation = rng.choices(conversations, weights=weights)[0]
+            category = rng.choices(categories, weights=shares)[0]
+            template = templates[category]
+            at = start + timedelta(seconds=3600 + rng.random() * span)
+            at = at.replace(microsecond=0)
+            if category == MessageTemplate.Category.UTILITY and (
+                n % VOLUME_IN_WINDOW == 0
+            ):
+                asked = at - timedelta(hours=1)
+                wamid = f"{VOLUME_WAMID}.IN.{start:%Y%m}.{n:07d}"
+                text = "¿Dónde está mi pedido?"
+                rows.append(
+                    Message(
+                        company=company,
+                        conversation=conversation,
+                        direction=Message.Direction.INBOUND,
+                        type="text",
+                        body=text,
+                        wamid=wamid,
+                        provider_timestamp=asked,
+                        status=Message.Status.RECEIVED,
+                        # The message object as the webhook carries it.
+                        raw={
+                            "from": conversation.contact.wa_id,
+                            "id": wamid,
+                            "timestamp": str(int(asked.timestamp())),
+                            "type": "text",
+                            "text": {"body": text},
+                        },
+                        created_at=asked,
+                    )
+                )
+                inbound_latest[conversation.pk] = max(
+                    inbound_latest.get(conversation.pk, asked), asked
+                )
+            params = ["Cliente", "15%", "A-1042", "482913"][
+                : template.placeholder_count
+            ]
+            rows.append(
+                Message(
+                    company=company,
+                    conversation=conversation,
+                    direction=Message.Direction.OUTBOUND,
+                    type="template",
+                    body=services.template_render(template=template, params=params),
+                    template=template,
+                    template_category=template.category,
+                    template_params=params,
+                    sender=sender,
+                    wamid=f"{VOLUME_WAMID}.OUT.{start:%Y%m}.{n:07d}",
+                    provider_timestamp=at,
+                    status=Message.Status.DELIVERED,
+                    sent_at=at + timedelta(seconds=2),
+                    delivered_at=at + timedelta(seconds=5),
+                    created_at=at,
+                )
+            )
+            latest[conversation.pk] = max(latest.get(conversation.pk, at), at)
+        for i in range(0, len(rows), BATCH):
+            Message.objects.bulk_create(rows[i : i + BATCH])
+        for conversation in conversations:
+            if conversation.pk in latest:
+                conversation.last_message_at = latest[conversation.pk]
+                conversation.last_inbound_at = inbound_latest.get(conversation.pk)
+        Conversation.objects.bulk_update(
+            conversations, ["last_message_at", "last_inbound_at"], batch_size=BATCH
+        )
+    logger.info("Messaging demo: %d delivered templates for %s", messages, company)
+    return messages

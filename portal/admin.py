@@ -5,7 +5,9 @@ services). Registered in place of the accounts' own, so the admin URLs
 (``admin:accounts_company_*``, ...) stay the same."""
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import Exists, OuterRef
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from accounts import admin as accounts_admin
@@ -40,6 +42,41 @@ def _each(model_admin, request, objects, action) -> None:
         run_license_action(
             model_admin, request, lambda o=obj: action(o), label=str(obj)
         )
+
+
+# Rows of the revoke confirmation page at most (the count says how many more).
+REVOKE_PAGE_ROWS = 200
+
+
+def _revoke_confirmation(model_admin, request, queryset, *, action, holders, title):
+    """The confirmation page of a revoke action, like the other bulk actions:
+    who loses a license, by company, before anything is revoked. ``holders`` are
+    the active license assignments the action would end."""
+    select_across = request.POST.get("select_across") == "1"
+    selected = list(queryset[:1] if select_across else queryset)
+    assignments = holders.select_related("user", "company").order_by(
+        "company__name", "user__email"
+    )
+    return TemplateResponse(
+        request,
+        "admin/portal/revoke_confirm.html",
+        {
+            **model_admin.admin_site.each_context(request),
+            "opts": model_admin.opts,
+            "title": title,
+            "assignments": assignments[:REVOKE_PAGE_ROWS],
+            "count": assignments.count(),
+            "selected": selected,
+            "select_across": select_across,
+            "action": action,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "has_view_permission": True,
+        },
+    )
+
+
+def _confirmed(request) -> bool:
+    return request.POST.get("post") == "yes"
 
 
 class CompanyAdmin(accounts_admin.CompanyAdmin):
@@ -80,10 +117,21 @@ class CompanyAdmin(accounts_admin.CompanyAdmin):
         )
 
     @admin.action(
-        description=_("Revoke every license of the company"),
+        description=_("Revoke every license of the company…"),
         permissions=["manage_licenses"],
     )
     def revoke_all_users(self, request, queryset):
+        if not _confirmed(request):
+            return _revoke_confirmation(
+                self,
+                request,
+                queryset,
+                action="revoke_all_users",
+                holders=LicenseAssignment.objects.filter(
+                    company__in=queryset, revoked_at__isnull=True
+                ),
+                title=_("Revoke every license of the selected companies"),
+            )
         _each(
             self,
             request,
@@ -171,9 +219,20 @@ class UserAdmin(accounts_admin.UserAdmin):
             )
 
     @admin.action(
-        description=_("Revoke the WhatsApp license"), permissions=["manage_licenses"]
+        description=_("Revoke the WhatsApp license…"), permissions=["manage_licenses"]
     )
     def revoke_license(self, request, queryset):
+        if not _confirmed(request):
+            return _revoke_confirmation(
+                self,
+                request,
+                queryset,
+                action="revoke_license",
+                holders=LicenseAssignment.objects.filter(
+                    user__in=queryset, revoked_at__isnull=True
+                ),
+                title=_("Revoke the WhatsApp license of the selected users"),
+            )
         for company, users in self._by_company(queryset).items():
             run_license_action(
                 self,
@@ -203,10 +262,21 @@ class TeamAdmin(accounts_admin.TeamAdmin):
         )
 
     @admin.action(
-        description=_("Revoke the licenses of every member"),
+        description=_("Revoke the licenses of every member…"),
         permissions=["manage_licenses"],
     )
     def revoke_team(self, request, queryset):
+        if not _confirmed(request):
+            return _revoke_confirmation(
+                self,
+                request,
+                queryset,
+                action="revoke_team",
+                holders=LicenseAssignment.objects.filter(
+                    user__teams__in=queryset, revoked_at__isnull=True
+                ).distinct(),
+                title=_("Revoke the licenses of every member of the selected teams"),
+            )
         _each(
             self,
             request,

@@ -1,12 +1,16 @@
+from contextlib import suppress
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
+from django.views.i18n import set_language
 
 from accounts.decorators import company_user_required
+from accounts.services import user_language_set
 from billing import rules as billing_rules
 from billing.services import send_cost_preview
 from billing.templatetags.billing_tags import category_label, rate
@@ -112,3 +116,17 @@ def cost_preview_text(preview, *, zone) -> str:
             "start": cost.tier.from_message
         }
     return text
+
+
+@require_POST
+def language_set(request):
+    """The top bar's language switch: Django's ``set_language`` (the cookie and
+    the redirect), and for a signed-in user their language from now on, on every
+    device and in the emails they get (``User.language``)."""
+    response = set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and response.status_code in (302, 204):
+        # Not a language of the portal: set_language ignored it too.
+        with suppress(ValueError):
+            user_language_set(user=request.user, language=language)
+    return response

@@ -12,6 +12,7 @@ from . import (  # noqa: F401 - each module registers its ModelAdmins
     alerts,
     charges,
     credit_notes,
+    emails,
     invoices,
     issuer,
     markets,

@@ -48,9 +48,7 @@ class ChargeAdmin(ViewOnlyAdmin):
         "market",
         "billable",
         "reason",
-        "rate",
-        "amount",
-        "currency",
+        "amount_display",
         "invoice_link",
     )
     list_filter = (
@@ -91,3 +89,14 @@ class ChargeAdmin(ViewOnlyAdmin):
     @admin.display(description=_("invoice"), ordering="invoice")
     def invoice_link(self, obj):
         return _invoice_link(obj.invoice)
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_display(self, obj):
+        """What the message costs with its currency in one column ("0.0615
+        EUR"), and the rate card's rate when a volume tier changed it (F3)."""
+        if obj.amount is None:
+            return _("no rate") if obj.billable else "–"
+        text = f"{obj.amount:.4f} {obj.currency}"
+        if obj.rate is not None and obj.rate != obj.amount:
+            text += " " + _("(rate %(rate)s)") % {"rate": f"{obj.rate:.4f}"}
+        return text

@@ -119,10 +119,10 @@ def _yes_no(billable: bool) -> str:
 class PricingDisagreementAdmin(admin.ModelAdmin):
     """View only, except the "Mark reviewed" action (change permission)."""
 
+    # No month column: the month is the filter's, and the delivery date says it.
     list_display = (
         "delivered_at",
         "company",
-        "month_display",
         "kind",
         "ours",
         "provider",

@@ -10,6 +10,7 @@ One module per concern; every model is importable from ``billing.models``.
 from .alerts import MonthlyBudget, SpendAlert
 from .charges import Charge
 from .credit_notes import CreditNote, CreditNoteLine
+from .emails import DocumentEmail
 from .invoices import BillingRun, DocumentSequence, Invoice, InvoiceLine
 from .issuer import Issuer
 from .markets import Market, MarketPrefix
@@ -34,6 +35,7 @@ __all__ = [
     "Issuer",
     "CreditNote",
     "CreditNoteLine",
+    "DocumentEmail",
     "MonthlyBudget",
     "SpendAlert",
     "PricingDisagreement",

@@ -9,6 +9,7 @@
 - ``pricing``: charge policies over time and volume tiers in force (F1, F3)
 - ``runs``: months still to bill, drafts due for finalization (D3)
 - ``alerts``: companies to check for spend alerts, a budget's state (F5)
+- ``emails``: invoice and credit note emails to try again (D2)
 - ``reconciliation``: pricing disagreements for the portal and the admin (F4)
 """
 
@@ -39,6 +40,7 @@ from .documents import (
     issuer_logo,
     issuer_logo_data_uri,
 )
+from .emails import document_emails_due
 from .invoices import (
     billable_charges,
     creditable_lines,
@@ -90,6 +92,7 @@ __all__ = [
     "issuer_details",
     "issuer_logo",
     "issuer_logo_data_uri",
+    "document_emails_due",
     "credit_notes_of",
     "credit_note_get",
     "credit_note_lines",

@@ -7,6 +7,7 @@
 - ``license_fee``: the month's license fee (A5)
 - ``invoices``: computing a draft, the month so far (D1-D3)
 - ``documents``: numbering, finalize, mark paid, void (D2)
+- ``emails``: finalized invoices and credit notes emailed to the billing contacts (D2)
 - ``credit_notes``: corrections of finalized invoices (D2)
 - ``pricing``: charge policies and volume tiers Customer Success set (F1, F3)
 - ``rate_cards``: rate cards and their CSV import and export (C6)
@@ -28,6 +29,11 @@ from .charges import charges_sync
 from .charges_sql import CHARGE_COLUMNS
 from .credit_notes import credit_note_issue
 from .documents import invoice_finalize, invoice_mark_paid, invoice_void
+from .emails import (
+    document_email_message,
+    document_email_send,
+    document_emails_record,
+)
 from .invoices import (
     InvoicePreview,
     invoice_compute,
@@ -78,6 +84,9 @@ from .tiers import tiers_apply
 __all__ = [
     "SendCostPreview",
     "send_cost_preview",
+    "document_email_message",
+    "document_email_send",
+    "document_emails_record",
     "invoice_recompute",
     "charges_sync",
     "CHARGE_COLUMNS",

@@ -9,7 +9,6 @@ import logging
 from datetime import datetime
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
@@ -23,6 +22,7 @@ from accounts.exceptions import DomainError
 from accounts.locks import company_lock
 from accounts.models import Company, User
 from accounts.periods import month_of
+from accounts.selectors import admin_recipients, company_email_language
 
 from ..exceptions import BudgetNotAllowed, InvalidBudget
 from ..models import MonthlyBudget, SpendAlert
@@ -210,30 +210,30 @@ def spend_alert_email_send(*, alert_ids: list[int]) -> int:
 
 
 def _spend_alert_emails(alert: SpendAlert, *, thresholds: list[int]) -> list:
-    """One email per recipient of ``alert`` (the highest threshold reached)."""
-    names = dict(_admins(alert.company))
-    with translation.override(settings.LANGUAGE_CODE):
-        context = {
-            "company": alert.company,
-            "month": date_format(alert.month, "YEAR_MONTH_FORMAT"),
-            "threshold": Decimal(alert.threshold) / 100,
-            "thresholds": [Decimal(t) / 100 for t in thresholds],
-            "spent": alert.spent,
-            "budget": alert.budget,
-            "currency": alert.currency,
-            "used": alert_rules.budget_used(budget=alert.budget, spent=alert.spent),
-            "path": reverse("billing:usage"),
-        }
-        subject = " ".join(
-            render_to_string("emails/spend_alert_subject.txt", context).split()
-        )
-        return [
-            EmailMessage(
-                subject=subject,
-                body=render_to_string(
-                    "emails/spend_alert.txt", {**context, "name": names.get(email, "")}
-                ),
-                to=[email],
+    """One email per recipient of ``alert`` (the highest threshold reached), each
+    in the recipient's language (``accounts.selectors.admin_recipients``)."""
+    company = alert.company
+    known = {r.email: r for r in admin_recipients(company=company)}
+    fallback = company_email_language(company=company)
+    messages = []
+    for email in alert.recipients:
+        recipient = known.get(email)
+        with translation.override(recipient.language if recipient else fallback):
+            context = {
+                "company": company,
+                "month": date_format(alert.month, "YEAR_MONTH_FORMAT"),
+                "threshold": Decimal(alert.threshold) / 100,
+                "thresholds": [Decimal(t) / 100 for t in thresholds],
+                "spent": alert.spent,
+                "budget": alert.budget,
+                "currency": alert.currency,
+                "used": alert_rules.budget_used(budget=alert.budget, spent=alert.spent),
+                "path": reverse("billing:usage"),
+                "name": recipient.name if recipient else "",
+            }
+            subject = " ".join(
+                render_to_string("emails/spend_alert_subject.txt", context).split()
             )
-            for email in alert.recipients
-        ]
+            body = render_to_string("emails/spend_alert.txt", context)
+        messages.append(EmailMessage(subject=subject, body=body, to=[email]))
+    return messages

@@ -20,6 +20,7 @@ from ..models import (
 from ..money import money_text, quantize_money
 from ..selectors.invoices import creditable_lines
 from .documents import _sequence_next
+from .emails import document_emails_record
 
 
 @transaction.atomic
@@ -82,4 +83,6 @@ def credit_note_issue(
     for n in note_lines:
         n.credit_note = note
     CreditNoteLine.objects.bulk_create(note_lines)
+    # Emailed with its PDF to the billing contacts once this commits.
+    document_emails_record(invoice=invoice, credit_note=note)
     return note

@@ -25,6 +25,7 @@ from ..models import (
 )
 from ..selectors.documents import ISSUER_FROZEN_FIELDS, customer_details, issuer_details
 from ..selectors.reconciliation import unreviewed_count
+from .emails import document_emails_record
 from .invoices import _invoice_recompute
 
 
@@ -83,6 +84,8 @@ def invoice_finalize(*, invoice: Invoice, at: datetime | None = None) -> Invoice
                 terms_days=invoice.payment_terms_days,
             )
             invoice.save()
+            # Emailed with its PDF to the billing contacts once this commits.
+            document_emails_record(invoice=invoice)
             return invoice
     raise DisagreementsUnreviewed(invoice=invoice, count=unreviewed)
 

@@ -60,6 +60,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The user's chosen language (User.language) over the browser's.
+    "accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: locks out repeated failed logins.
@@ -147,6 +149,11 @@ EMAIL_BACKEND = env(
     "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="billing@localhost")
+# Where the file backend (django.core.mail.backends.filebased.EmailBackend, used
+# by `make demo`) writes each email, as a .log file per connection.
+EMAIL_FILE_PATH = env(
+    "DJANGO_EMAIL_FILE_PATH", default=str(BASE_DIR / "tmp" / "emails")
+)
 
 # --- Content-Security-Policy (django-csp) -----------------------------------
 # Only this site's own files: no inline script, event handler or style attribute
@@ -233,6 +240,12 @@ CELERY_BEAT_SCHEDULE = {
     "retry-idle-license-emails": {
         "task": "licensing.tasks.idle_license_notice_emails_retry_task",
         "schedule": crontab(minute=40),
+    },
+    # Every 10 minutes: email again the invoices and credit notes whose email
+    # failed (up to 5 tries) or whose task was lost while the broker was down.
+    "retry-document-emails": {
+        "task": "billing.tasks.document_emails_retry_task",
+        "schedule": crontab(minute="*/10"),
     },
     # Every 30 minutes (at :00 and :30): email company admins whose month so far has
     # crossed 50, 80 or 100 % of their monthly budget (once per threshold and month).
@@ -327,7 +340,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
     # django-axes logs every login at INFO; keep only its warnings (lockouts).
-    "loggers": {"axes": {"level": "WARNING"}},
+    # WeasyPrint and fontTools log every step of every PDF (emails attach one).
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 # --- WhatsApp Cloud API ---------------------------------------------------

@@ -25,7 +25,10 @@ def run_license_action(modeladmin, request, call, *, label: str) -> None:
     try:
         result = call()
     except DomainError as exc:
-        modeladmin.message_user(request, f"{label}: {exc.message}", messages.ERROR)
+        # Services name the company already ("Globex México has 1 free license
+        # of 3; 2 were asked. …"): named once, not "Globex México: Globex México …".
+        text = exc.message if label in exc.message else f"{label}: {exc.message}"
+        modeladmin.message_user(request, text, messages.ERROR)
         return
     parts = []
     if result.assigned:

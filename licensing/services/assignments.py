@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.locks import company_lock
 from accounts.models import Company, Team, User
@@ -26,7 +27,9 @@ class AssignmentResult:
 
 
 @transaction.atomic
-def license_assign(*, company: Company, users, actor: User | None) -> AssignmentResult:
+def license_assign(
+    *, company: Company, users, actor: User | None, at: datetime | None = None
+) -> AssignmentResult:
     """Assign one license to each user, all or nothing (A3).
 
     Users who already hold a license keep it and are reported, not counted twice.
@@ -47,7 +50,7 @@ def license_assign(*, company: Company, users, actor: User | None) -> Assignment
             "Nothing was assigned."
         )
     company = company_lock(company)
-    now = timezone.now()
+    now = at or timezone.now()  # ``at``: recorded as of then (the demo's history)
     holders = set(active_assignments(company=company).values_list("user_id", flat=True))
     result = AssignmentResult()
     seen: set[int] = set()
@@ -63,10 +66,21 @@ def license_assign(*, company: Company, users, actor: User | None) -> Assignment
         purchased=limit, assigned=len(holders), requested=len(result.assigned)
     ):
         free = rules.seats_free(purchased=limit, assigned=len(holders))
+        asked = len(result.assigned)
         raise SeatLimitExceeded(
-            f"{company} has {free} free license(s) of {limit}; assigning "
-            f"{len(result.assigned)} would exceed it. Nothing was assigned; buy more "
-            "licenses or revoke some first."
+            " ".join(
+                (
+                    ngettext(
+                        "%(company)s has %(free)d free license of %(limit)d;",
+                        "%(company)s has %(free)d free licenses of %(limit)d;",
+                        free,
+                    )
+                    % {"company": company, "free": free, "limit": limit},
+                    ngettext("%(asked)d was asked.", "%(asked)d were asked.", asked)
+                    % {"asked": asked},
+                    _("Nothing was assigned: buy more licenses or revoke some first."),
+                )
+            )
         )
     LicenseAssignment.objects.bulk_create(
         [

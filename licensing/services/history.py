@@ -36,8 +36,13 @@ def license_count_set(
     actor: User | None,
     effective_at: datetime | None = None,
     note: str = "",
+    at: datetime | None = None,
 ) -> LicenseCountChange:
-    """Record a new purchased license count (A1); refuse one below the assignments (A3)."""
+    """Record a new purchased license count (A1); refuse one below the assignments (A3).
+
+    ``at`` is when the change is recorded (default: now); the demo records its
+    history months back this way, each change judged as at its own instant.
+    """
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
         raise InvalidLicenseChange(
             f"The license count must be a whole number of 0 or more, not {quantity!r}."
@@ -45,7 +50,7 @@ def license_count_set(
     company = company_lock(company)
     # The clock is read once the lock is held: changes are recorded in the order
     # they were serialised, so history and assignments never contradict each other.
-    now = timezone.now()
+    now = at or timezone.now()
     effective_at = _effective_at_validate(effective_at, now)
     history = license_count_history(company=company)
     history.append((effective_at, quantity))
@@ -75,8 +80,10 @@ def license_price_set(
     actor: User | None,
     effective_at: datetime | None = None,
     note: str = "",
+    at: datetime | None = None,
 ) -> LicensePrice:
-    """Record a negotiated price (or, with no company, a price list default) (A2)."""
+    """Record a negotiated price (or, with no company, a price list default) (A2);
+    ``at`` as for ``license_count_set``."""
     try:
         amount = Decimal(str(monthly_amount))
     except InvalidOperation as exc:
@@ -92,7 +99,7 @@ def license_price_set(
         )
     if company is not None:
         company_lock(company)
-    now = timezone.now()
+    now = at or timezone.now()
     effective_at = _effective_at_validate(effective_at, now)
     return LicensePrice.objects.create(
         company=company,

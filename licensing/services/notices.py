@@ -11,6 +11,7 @@ from django.utils import timezone, translation
 
 from accounts.models import Company, User
 from accounts.queueing import enqueue_on_commit
+from accounts.selectors import admin_recipients, company_email_language
 
 from .. import rules
 from ..locks import idle_license_notice_lock
@@ -100,15 +101,23 @@ def idle_license_notice_email(*, notice_id: int) -> IdleLicenseNotice:
     if notice.emailed_at is not None:
         return notice
     context = _notice_context(notice)
-    with translation.override(settings.LANGUAGE_CODE):
-        subject = render_to_string("emails/idle_licenses_subject.txt", context)
-        body = render_to_string("emails/idle_licenses.txt", context)
-    send_mail(
-        subject=" ".join(subject.split()),
-        message=body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=notice.recipients,
-    )
+    # One email per language, each in its recipients' language.
+    known = {r.email: r.language for r in admin_recipients(company=notice.company)}
+    fallback = company_email_language(company=notice.company)
+    by_language: dict[str, list[str]] = {}
+    for email in notice.recipients:
+        by_language.setdefault(known.get(email, fallback), []).append(email)
+    for language, recipients in sorted(by_language.items()):
+        # Dates in the company's zone (the ``date`` filter converts to it).
+        with translation.override(language), timezone.override(notice.company.zone):
+            subject = render_to_string("emails/idle_licenses_subject.txt", context)
+            body = render_to_string("emails/idle_licenses.txt", context)
+        send_mail(
+            subject=" ".join(subject.split()),
+            message=body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=recipients,
+        )
     notice.emailed_at = timezone.now()
     notice.save(update_fields=["emailed_at"])
     return notice

@@ -9,10 +9,19 @@ import time_machine
 from django.core.management import call_command
 from django.test import Client
 
-from accounts.models import Company
+from accounts.models import Company, User
 from billing import demo
-from billing.models import Charge, Invoice, Market, Rate, RateCard
+from billing.models import (
+    Charge,
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    Market,
+    Rate,
+    RateCard,
+)
 from billing.services.runs import Outcome
+from licensing.selectors import idle_licenses_by_company
 from tests import whatsapp
 from tests.billing_world import World
 from tests.factories import CompanyFactory
@@ -20,6 +29,7 @@ from tests.factories import CompanyFactory
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
+JUL, AUG = date(2026, 7, 1), date(2026, 8, 1)
 SEP, OCT = date(2026, 9, 1), date(2026, 10, 1)
 
 
@@ -64,16 +74,20 @@ def test_demo_seed_twice_leaves_one_invoice_per_company_and_month():
     demo_seed()
     first = _snapshot()
     demo_seed()
-    # then
+    # then every month of the history is invoiced once: the older ones
+    # finalized (some paid), the last ended month a draft
     companies = Company.objects.count()
     assert companies >= 3
-    assert Invoice.objects.count() == 2 * companies
-    assert {(m, s) for _, m, s, _, _ in first} == {
+    assert Invoice.objects.count() == 4 * companies
+    assert {(m, s) for _, m, s, _, _ in first} >= {
+        (JUL, "paid"),
+        (AUG, "finalized"),
         (SEP, "finalized"),
         (OCT, "draft"),
     }
+    assert {m for _, m, s, _, _ in first if s == "draft"} == {OCT}
     assert _snapshot() == first  # the rerun changed nothing
-    assert Invoice.objects.filter(number__isnull=False).count() == companies
+    assert Invoice.objects.filter(number__isnull=False).count() == 3 * companies
     for invoice in Invoice.objects.all():
         if Charge.objects.filter(invoice=invoice, billable=True).exists():
             assert invoice.total > 0, invoice
@@ -144,3 +158,48 @@ def test_demo_billing_errors_are_reported_not_raised():
     assert [r.ok for r in results] == [False, False]
     assert "without a rate in GBP" in results[0].error
     assert not Invoice.objects.filter(company=gbp).exists()
+
+
+def test_the_demo_shows_what_the_product_is_for():
+    """At NOW (3 Nov): history from July, September is the month before last."""
+    demo_seed()
+    acme = Company.objects.get(slug="acme-iberia")
+    globex = Company.objects.get(slug="globex-mx")
+    sep = Invoice.objects.get(company=acme, month=SEP)
+    # the count raised on the 15th is prorated on its invoice
+    license_line = sep.lines.get(kind=InvoiceLine.Kind.LICENSE)
+    assert license_line.description == (
+        "WhatsApp licenses: 3 licenses for 14 days, 5 licenses for 16 days"
+    )
+    # real volumes: thousands of delivered templates across markets and categories
+    charged = Charge.objects.filter(invoice=sep, billable=True)
+    assert charged.count() > 2500
+    assert charged.values("market").distinct().count() >= 8
+    assert set(charged.values_list("category", flat=True)) == {
+        "marketing",
+        "utility",
+        "authentication",
+    }
+    assert Charge.objects.filter(invoice=sep, billable=False).count() > 100
+    assert sep.lines.filter(kind=InvoiceLine.Kind.USAGE).count() >= 20
+    # a credit note on it, paid and open invoices
+    note = CreditNote.objects.get(invoice=sep)
+    assert note.total > 0
+    assert Invoice.objects.get(company=acme, month=AUG).status == "paid"
+    assert Invoice.objects.get(company=globex, month=JUL).status == "paid"
+    # finalized long ago and never paid: overdue once it has a due date
+    unpaid = Invoice.objects.get(company=globex, month=AUG)
+    assert unpaid.status == "finalized"
+    assert unpaid.finalized_at < NOW - timedelta(days=30)
+    # an idle license: held since the day after the raise, nothing sent
+    [idle] = idle_licenses_by_company(at=NOW, company=acme)
+    assert [a.user.email for a in idle.assignments] == ["pablo@acme-iberia.example"]
+    # the demo logins of the README
+    for email in (
+        "cs@example.com",
+        "ana@acme-iberia.example",
+        "luis@acme-iberia.example",
+        "elena@acme-iberia.example",
+        "carlos@globex.example",
+    ):
+        assert User.objects.get(email=email).check_password("demo-pass-2026"), email

@@ -176,7 +176,7 @@ def test_f6_license_insight_request_refused_beyond_the_seat_limit_nothing_change
     )
     # then the clear error is shown and nothing changed
     [message] = [str(m) for m in response.context["messages"]]
-    assert "0 free license(s) of 1" in message
+    assert "0 free licenses of 1; 1 was asked." in message
     request.refresh_from_db()
     assert (request.status, request.decided_at) == (LicenseRequest.Status.PENDING, None)
     assert (
@@ -229,7 +229,7 @@ def test_f6_license_insight_weekly_email_once_per_week(
 ):
     # given a company with two idle licenses at 10 EUR and one admin
     company, (ana, bea) = _company(users=2, price="10")
-    admin = CompanyAdminFactory(company=company)
+    admin = CompanyAdminFactory(company=company, language="en")
     # when the Monday beat runs twice in the same ISO week, then the next Monday
     for at in (MONDAY_7, MONDAY_7 + timedelta(days=3), MONDAY_7 + timedelta(days=7)):
         with (

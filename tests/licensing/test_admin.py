@@ -18,10 +18,10 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-def _action(client, model_url, action, ids):
+def _action(client, model_url, action, ids, **data):
     return client.post(
         reverse(model_url),
-        {"action": action, "_selected_action": [str(i) for i in ids]},
+        {"action": action, "_selected_action": [str(i) for i in ids], **data},
         follow=True,
     )
 
@@ -134,7 +134,12 @@ def test_cs_over_assignment_shows_an_error_and_nothing_changes(cs_client):
         "assign_license",
         [u.pk for u in users],
     )
-    assert any("would exceed" in m for m in _messages(response))
+    # named once: "<company> has 2 free licenses of 2; 3 were asked. …"
+    [message] = _messages(response)
+    assert message == (
+        f"{company} has 1 free license of 1; 3 were asked. Nothing was assigned: "
+        "buy more licenses or revoke some first."
+    )
     assert not LicenseAssignment.objects.exists()
 
 
@@ -146,7 +151,20 @@ def test_cs_assigns_a_team_and_revokes_it(cs_client):
     )
     _action(cs_client, "admin:accounts_team_changelist", "assign_team", [team.pk])
     assert LicenseAssignment.objects.filter(revoked_at=None).count() == 3
-    _action(cs_client, "admin:accounts_team_changelist", "revoke_team", [team.pk])
+    # revoking asks first, listing who loses a license
+    page = _action(
+        cs_client, "admin:accounts_team_changelist", "revoke_team", [team.pk]
+    )
+    assert page.templates[0].name == "admin/portal/revoke_confirm.html"
+    assert "This revokes 3 WhatsApp licenses now" in page.content.decode()
+    assert LicenseAssignment.objects.filter(revoked_at=None).count() == 3
+    _action(
+        cs_client,
+        "admin:accounts_team_changelist",
+        "revoke_team",
+        [team.pk],
+        post="yes",
+    )
     assert LicenseAssignment.objects.filter(revoked_at=None).count() == 0
     assert LicenseAssignment.objects.count() == 3  # the trail stays
 

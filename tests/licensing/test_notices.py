@@ -44,7 +44,7 @@ def test_weekly_task_emails_each_admin_once_per_week(
         license_price_set(
             company=company, monthly_amount="15", currency="EUR", actor=None
         )
-    admins = [CompanyAdminFactory(company=company) for _ in range(2)]
+    admins = [CompanyAdminFactory(company=company, language="en") for _ in range(2)]
     CompanyAdminFactory(company=company, is_active=False)
     busy, (dan,) = company_with()
     CompanyAdminFactory(company=busy)
@@ -86,7 +86,7 @@ def test_the_email_is_sent_only_after_commit(
     mailoutbox, django_capture_on_commit_callbacks
 ):
     company, _ = company_with()
-    CompanyAdminFactory(company=company)
+    CompanyAdminFactory(company=company, language="en")
     with (
         django_capture_on_commit_callbacks() as callbacks,
         time_machine.travel(MONDAY_7, tick=False),
@@ -97,7 +97,7 @@ def test_the_email_is_sent_only_after_commit(
 
 def test_a_recorded_notice_is_emailed_once(mailoutbox):
     company, _ = company_with()
-    CompanyAdminFactory(company=company)
+    CompanyAdminFactory(company=company, language="en")
     with time_machine.travel(MONDAY_7, tick=False):
         notice = idle_license_notice_record(company=company, at=MONDAY_7)
         idle_license_notice_email(notice_id=notice.pk)
@@ -128,7 +128,7 @@ def test_one_notice_per_company_and_week_in_the_database():
 
 def test_the_email_is_plain_text(mailoutbox):
     company, _ = company_with(name="Smith & Sons")
-    CompanyAdminFactory(company=company)
+    CompanyAdminFactory(company=company, language="en")
     with time_machine.travel(MONDAY_7, tick=False):
         notice = idle_license_notice_record(company=company, at=MONDAY_7)
         idle_license_notice_email(notice_id=notice.pk)
@@ -147,7 +147,7 @@ def test_two_weekly_runs_at_once_email_once(mailoutbox):
 
     # given a company with an idle license and its admin
     company, _ = company_with()
-    CompanyAdminFactory(company=company)
+    CompanyAdminFactory(company=company, language="en")
     barrier = threading.Barrier(4)
 
     def run():
@@ -173,7 +173,7 @@ def test_two_weekly_runs_at_once_email_once(mailoutbox):
 
 def test_cs_sees_the_weekly_notices(cs_client, mailoutbox):
     company, _ = company_with()
-    CompanyAdminFactory(company=company)
+    CompanyAdminFactory(company=company, language="en")
     with time_machine.travel(T, tick=False):
         notice = idle_license_notice_record(company=company, at=T)
     response = cs_client.get(reverse("admin:licensing_idlelicensenotice_changelist"))
@@ -184,3 +184,31 @@ def test_cs_sees_the_weekly_notices(cs_client, mailoutbox):
     )
     assert detail.status_code == 200
     assert notice.licenses[0]["email"] in detail.content.decode()
+
+
+def test_each_language_gets_its_own_email_dated_in_the_company_zone(
+    mailoutbox, django_capture_on_commit_callbacks
+):
+    # given a company in Mexico City with an idle license last used late on a
+    # Sunday there (already Monday in UTC), an admin in English, one in Spanish
+    company, (ana,) = company_with(users=1, name="Globex")
+    company.billing_timezone = "America/Mexico_City"
+    company.country = "MX"
+    company.save()
+    english = CompanyAdminFactory(company=company, language="en")
+    spanish = CompanyAdminFactory(company=company)  # no choice: Mexico's Spanish
+    last = datetime(2026, 2, 2, 5, 30, tzinfo=UTC)  # Feb 1, 23:30 in Mexico City
+    send(ana, at=last)
+    with (
+        time_machine.travel(MONDAY_7, tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        idle_license_notices_task.delay().get()
+    # then one email per language, each to its readers
+    by_to = {tuple(m.to): m for m in mailoutbox}
+    assert set(by_to) == {(english.email,), (spanish.email,)}
+    assert by_to[(english.email,)].subject == "Globex: 1 unused WhatsApp license"
+    assert by_to[(spanish.email,)].subject == "Globex: 1 licencia de WhatsApp sin uso"
+    # and the last send is the company's day, not UTC's
+    assert "1 Feb 2026" in by_to[(english.email,)].body
+    assert "2 Feb 2026" not in by_to[(english.email,)].body

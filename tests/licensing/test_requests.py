@@ -306,7 +306,7 @@ def test_admin_approving_beyond_the_seat_limit_sees_the_error(company, admin, re
     assert message.startswith(
         "Not approved for Rita Reader (the request stays pending)"
     )
-    assert "0 free license(s) of 1" in message
+    assert "0 free licenses of 1; 1 was asked." in message
     request.refresh_from_db()
     assert request.is_pending
     assert not LicenseAssignment.objects.filter(user=reader).exists()
@@ -379,7 +379,7 @@ def test_cs_sees_requests_and_approves_within_the_seat_limit(
     # one free license for two requests: each is decided on its own
     response = _action(cs_client, "approve_requests", [first, second])
     text = messages_of(response)
-    assert any("0 free license(s) of 1" in m for m in text)
+    assert any("0 free licenses of 1; 1 was asked." in m for m in text)
     assert any("1 request(s) approved" in m for m in text)
     statuses = dict(LicenseRequest.objects.values_list("user", "status"))
     assert sorted(statuses.values()) == ["approved", "pending"]

@@ -262,7 +262,8 @@ def _world(client, **kw) -> World:
     world = World(client, start=T, **kw)
     world.admins = [
         CompanyAdminFactory(
-            company=world.company, email=f"boss{i}@{world.company.slug}.example"
+            company=world.company,
+            email=f"boss{i}@{world.company.slug}.example",
         )
         for i in (1, 2)
     ]
@@ -272,6 +273,13 @@ def _world(client, **kw) -> World:
 @pytest.fixture
 def world(client, db):
     return _world(client)
+
+
+def _in_english(world) -> None:
+    """The admins chose English (the company, in Spain, would read Spanish)."""
+    for admin in world.admins:
+        admin.language = "en"
+        admin.save(update_fields=["language"])
 
 
 def _spend(world, n: int, at: datetime) -> None:
@@ -299,6 +307,7 @@ def _sent(world, month=OCT) -> list[int]:
 
 @pytest.mark.django_db
 def test_traffic_crossing_50_80_100_sends_three_emails_to_each_admin_only(world):
+    _in_english(world)
     # given a budget of 10 EUR
     budget_set(company=world.company, amount=D("10"), actor=world.admins[0])
     agent_email = world.agent.email
@@ -347,6 +356,7 @@ def test_a_second_run_sends_nothing(world):
 
 @pytest.mark.django_db
 def test_crossing_several_thresholds_at_once_records_each_and_emails_once(world):
+    _in_english(world)
     budget_set(company=world.company, amount=D("4"), actor=None)
     _spend(world, 5, T)
     _run(T + timedelta(hours=1))
@@ -826,3 +836,23 @@ def test_admin_lists_query_count_does_not_grow_with_rows(cs_client, name):
     few = count()
     _budgets_with_alerts(6)
     assert count() == few
+
+
+@pytest.mark.django_db
+def test_each_admin_reads_the_alert_in_their_language(world):
+    # given one admin who chose English and one who chose nothing (Spain: Spanish)
+    world.admins[0].language = "en"
+    world.admins[0].save()
+    budget_set(company=world.company, amount=D("10"), actor=world.admins[0])
+    # when the month reaches 50 %
+    _spend(world, 5, T)
+    _run(T + timedelta(hours=1))
+    # then each gets the alert in their own language
+    [english] = _outbox_for(world.admins[0].email)
+    [spanish] = _outbox_for(world.admins[1].email)
+    assert english.subject.endswith("50% of the monthly WhatsApp budget reached")
+    assert spanish.subject == (
+        f"{world.company.name}: alcanzado el 50% del presupuesto mensual de WhatsApp"
+    )
+    assert "octubre de 2026" in spanish.body and "October" not in spanish.body
+    assert "10,00" in spanish.body
