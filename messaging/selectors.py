@@ -7,7 +7,13 @@ from django.db.models import Max, QuerySet
 from accounts.models import User
 
 from . import rules
-from .models import Conversation, Message, MessageTemplate, WebhookDelivery
+from .models import (
+    ContactOptIn,
+    Conversation,
+    Message,
+    MessageTemplate,
+    WebhookDelivery,
+)
 from .windows import entry_point_openers
 
 
@@ -37,6 +43,14 @@ def window_state(*, conversation: Conversation, at: datetime) -> WindowState:
         last_inbound_at=latest,
         closes_at=rules.window_closes_at(last_inbound_at=latest),
     )
+
+
+def contact_opted_in(*, conversation: Conversation) -> bool:
+    """F7: whether the conversation's contact opted in to its business number."""
+    return ContactOptIn.objects.filter(
+        contact_id=conversation.contact_id,
+        business_number_id=conversation.business_number_id,
+    ).exists()
 
 
 def conversation_list(*, user: User) -> QuerySet[Conversation]:
