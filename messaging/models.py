@@ -314,6 +314,20 @@ class TemplateEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.template.name}: {self.get_kind_display()} {self.event}"
 
+    @staticmethod
+    def _category_label(value: str) -> str:
+        if value in MessageTemplate.Category.values:
+            return MessageTemplate.Category(value).label
+        return value
+
+    @property
+    def previous_category_label(self) -> str:
+        return self._category_label(self.previous_category)
+
+    @property
+    def new_category_label(self) -> str:
+        return self._category_label(self.new_category)
+
 
 class WebhookDelivery(models.Model):
     """One POST from the provider, stored raw before anything is parsed."""

@@ -333,6 +333,15 @@ def category_costs_more(*, previous: str, new: str) -> bool:
     return CATEGORY_COST_ORDER[new] > CATEGORY_COST_ORDER[previous]
 
 
+# --- F7: opt-in -----------------------------------------------------------------
+
+
+def may_record_opt_in(*, is_company_admin: bool, holds_license: bool) -> bool:
+    """F7: who may record a contact's opt-in by hand: the company's admins and
+    the users who may send (A4). Imports of contacts are for admins only."""
+    return is_company_admin or holds_license
+
+
 # --- Webhook deliveries -----------------------------------------------------
 
 

@@ -110,6 +110,9 @@ class Spec:
     ok: int = 200
     # Whether a sweep request may write (a send): counted and checked.
     sends: bool = False
+    # What a portal POST answers with another company's id in its body only:
+    # a redirect with the form error, or the form shown again with it.
+    refused: int = 302
 
 
 ROUTES: dict[str, Spec] = {
@@ -117,6 +120,10 @@ ROUTES: dict[str, Spec] = {
     "inbox": Spec(PORTAL),
     "conversation": Spec(PORTAL),
     "conversation-send": Spec(PORTAL, "POST", ok=302, sends=True),
+    "conversation-new": Spec(PORTAL),
+    "contacts": Spec(PORTAL),
+    "contact-import": Spec(BILLING),
+    "contact-opt-in": Spec(PORTAL, "POST", ok=302),
     "licensing:licenses": Spec(BILLING),
     "licensing:license-request": Spec(PORTAL),
     "licensing:license-request-approve": Spec(BILLING, "POST", ok=302),
@@ -152,6 +159,7 @@ ROUTES: dict[str, Spec] = {
 # Routes that answer a second method, swept as a route of their own.
 SECOND_METHODS: dict[str, Spec] = {
     "api-conversation-list": Spec(API, "POST", ok=201, sends=True),
+    "conversation-new": Spec(PORTAL, "POST", ok=302, sends=True, refused=200),
 }
 
 
@@ -170,6 +178,7 @@ OBJECTS: dict[str, Callable[[Tenant], int]] = {
     "credit_note": lambda t: t.credit_note.pk,
     "template": lambda t: t.world.templates["utility"].pk,
     "business_number": lambda t: t.world.number.pk,
+    "contact": lambda t: t.conversation.contact.pk,
     "license_request": lambda t: t.license_request.pk,
 }
 
@@ -177,6 +186,7 @@ OBJECTS: dict[str, Callable[[Tenant], int]] = {
 PARAM_IDS: dict[tuple[str, str], str] = {
     ("conversation", "pk"): "conversation",
     ("conversation-send", "pk"): "conversation",
+    ("contact-opt-in", "pk"): "contact",
     ("billing:invoice", "pk"): "invoice",
     ("billing:invoice-line", "pk"): "invoice",
     ("billing:invoice-line", "line_pk"): "usage_line",
@@ -203,6 +213,9 @@ BODY_IDS: dict[tuple[str, str], str] = {
     ("api-message-create", "template"): "template",
     ("api-conversation-list", "from_number"): "business_number",
     ("api-conversation-list", "template"): "template",
+    ("conversation-new", "business_number"): "business_number",
+    ("conversation-new", "template"): "template",
+    ("contact-opt-in", "business_number"): "business_number",
 }
 
 _keys = count(1)
@@ -211,6 +224,16 @@ _keys = count(1)
 def body_for(name: str, ids: Callable[[str], int]) -> dict | None:
     """The POST body of ``name``: a valid send of the utility template (to a new
     number each time, for a conversation start)."""
+    if name == "conversation-new":
+        return {
+            "idempotency_key": str(uuid.UUID(int=next(_keys))),
+            "business_number": ids(BODY_IDS[(name, "business_number")]),
+            "to": f"+3469900{next(_keys):04d}",
+            "template": ids(BODY_IDS[(name, "template")]),
+            "opt_in": "on",
+        }
+    if name == "contact-opt-in":
+        return {"business_number": ids(BODY_IDS[(name, "business_number")])}
     if name == "api-conversation-list":
         return {
             "from_number": ids(BODY_IDS[(name, "from_number")]),
@@ -441,7 +464,11 @@ def test_company_b_never_reaches_company_a_objects(tenants, capsys):
                 for label, ids, path_foreign in _mixes(route, a, b):
                     response = request(f"{who}, {label}", user, b, route, ids)
                     # An id of A only in the body: the portal shows the form error.
-                    status = 404 if path_foreign or spec.kind in TOKEN_KINDS else 302
+                    status = (
+                        404
+                        if path_foreign or spec.kind in TOKEN_KINDS
+                        else spec.refused
+                    )
                     sweep.expect(f"{who}, {label}", response, status)
             # (b) A's agent on billing routes: 403.
             if spec.kind in ADMIN_KINDS:
