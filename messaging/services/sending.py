@@ -127,6 +127,10 @@ def message_send(
         # check see each other (locks.conversation_lock).
         conversation = conversation_lock(conversation.pk)
         at = timezone.now()
+        if template is not None:
+            # Its state as stored now: a pause or a category change reported by
+            # the provider since the caller loaded it counts (F8).
+            template = MessageTemplate.objects.get(pk=template.pk)
         # Checked before a stored answer is replayed, too: a key is no way round A4.
         send_permission_check(user=sender, company=conversation.company, at=at)
         fingerprint = rules.send_fingerprint(
