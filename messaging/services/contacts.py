@@ -225,6 +225,9 @@ def contacts_import(*, company: Company, text: str, actor: User | None) -> dict:
             continue
         cells = {name: row[index].strip() for name, index in columns.items()}
         problems = []
+        if any("\x00" in cell for cell in cells.values()):
+            errors.append((line, _("The row holds a NUL character.")))
+            continue
         phone = rules.phone_normalise(cells["phone"], region=region)
         if isinstance(phone, str):
             problems.append(phone_refusal_message(phone))

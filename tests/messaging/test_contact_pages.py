@@ -197,11 +197,12 @@ def test_import_reports_every_bad_row_by_line_and_imports_nothing(number, admin)
         "+34 655 00 11 22,Later,+34 910 000 001,2026-07-01\n"
         "+34 666 00 11 22,No number,,2026-05-01\n"
         "+34 677 00 11 22,too,many,fields,here\n"
+        "+34 688 00 11 22,Nul\x00,,\n"
     )
     with pytest.raises(ContactImportInvalid) as refused:
         contacts_import(company=number.company, text=text, actor=admin)
     lines = [line for line, _ in refused.value.errors]
-    assert lines == [3, 5, 6, 7, 8, 9, 10, 11]
+    assert lines == [3, 5, 6, 7, 8, 9, 10, 11, 12]
     messages = dict(refused.value.errors)
     assert "not a phone number" in messages[3]
     assert "not valid" in messages[5]
@@ -211,6 +212,7 @@ def test_import_reports_every_bad_row_by_line_and_imports_nothing(number, admin)
     assert "future" in messages[9]
     assert "needs a business_number" in messages[10]
     assert "Expected 4 fields, found 5" in messages[11]
+    assert "NUL" in messages[12]
     assert not Contact.objects.exists()
     assert not ContactOptIn.objects.exists()
 
