@@ -15,7 +15,11 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.decorators import company_admin_required, company_user_required
+from accounts.decorators import (
+    company_admin_required,
+    company_user_required,
+    private_no_store,
+)
 from accounts.exceptions import DomainError
 from licensing.selectors import user_holds_license
 
@@ -41,6 +45,7 @@ def country_name(code: str) -> str:
 
 
 @require_GET
+@private_no_store
 @company_user_required
 def contact_list(request):
     """The company's contacts: name, number, country, last inbound, window, opt-ins."""
@@ -125,6 +130,7 @@ def contact_opt_in(request, pk: int):
 
 
 @require_http_methods(["GET", "POST"])
+@private_no_store
 @company_admin_required
 def contact_import(request):
     """Company admins: import contacts (and opt-ins) from a CSV file, all or nothing."""
