@@ -121,11 +121,19 @@ def opt_ins_from_inbound_record(
         ],
         ignore_conflicts=True,
     )
-    # A message older than the known opt-in (webhooks out of order) moves it back.
-    for contact_id, at in sorted(first_inbound.items()):
-        ContactOptIn.objects.filter(
-            contact_id=contact_id, business_number=number, opted_in_at__gt=at
-        ).update(source=ContactOptIn.Source.INBOUND, opted_in_at=at, recorded_by=None)
+    # A message older than the known opt-in (webhooks out of order, or an
+    # import dated later) moves it back: one read, and an UPDATE only for those.
+    later = ContactOptIn.objects.filter(
+        business_number=number,
+        contact_id__in=list(first_inbound),
+        opted_in_at__gt=min(first_inbound.values()),
+    ).values_list("pk", "contact_id", "opted_in_at")
+    for pk, contact_id, opted_in_at in sorted(later):
+        at = first_inbound[contact_id]
+        if at < opted_in_at:
+            ContactOptIn.objects.filter(pk=pk).update(
+                source=ContactOptIn.Source.INBOUND, opted_in_at=at, recorded_by=None
+            )
 
 
 def _opted_in_at_parse(value: str) -> datetime | None:
