@@ -71,7 +71,7 @@ class Company(TimeStampedModel):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
         help_text=_("A fraction: 0.21 means 21 %."),
     )
-    # F7: a business-initiated template (window closed) needs the contact's opt-in
+    # F8: a business-initiated template (window closed) needs the contact's opt-in
     # for the business number. Customer Success may turn the check off.
     whatsapp_opt_in_required = models.BooleanField(
         _("WhatsApp opt-in required"),

@@ -25,7 +25,7 @@ from .models import (
 )
 from .services import delivery_reprocess
 
-# F8: how far back Customer Success are told about dearer template categories.
+# F9: how far back Customer Success are told about dearer template categories.
 COSTLIER_NOTICE_DAYS = 90
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class BusinessNumberAdmin(admin.ModelAdmin):
 
 
 class CostlierCategoryFilter(admin.SimpleListFilter):
-    """F8: templates the provider moved (or will move) to a dearer category."""
+    """F9: templates the provider moved (or will move) to a dearer category."""
 
     title = _("category change")
     parameter_name = "costlier"
@@ -96,7 +96,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     inlines = [TemplateEventInline]
 
     def changelist_view(self, request, extra_context=None):
-        """Say which templates became more expensive lately (F8)."""
+        """Say which templates became more expensive lately (F9)."""
         since = timezone.now() - timedelta(days=COSTLIER_NOTICE_DAYS)
         recent = (
             TemplateEvent.objects.filter(costs_more=True, occurred_at__gte=since)

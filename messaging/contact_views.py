@@ -1,8 +1,8 @@
 """Contacts and "New conversation" in the portal.
 
 Every company user reads the contacts (A4); licensed users start conversations
-(``services.conversation_start`` decides, A4, B3, F7, F8); company admins import
-contacts; admins and licensed users record an opt-in by hand (F7).
+(``services.conversation_start`` decides, A4, B3, F8, F9); company admins import
+contacts; admins and licensed users record an opt-in by hand (F8).
 """
 
 from babel import Locale, UnknownLocaleError
@@ -91,7 +91,7 @@ def contact_list(request):
 @require_POST
 @company_user_required
 def contact_opt_in(request, pk: int):
-    """F7: record by hand that a contact opted in to one of the company's numbers."""
+    """F8: record by hand that a contact opted in to one of the company's numbers."""
     user = request.user
     try:
         contact = Contact.objects.get(company_id=user.company_id, pk=pk)

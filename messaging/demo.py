@@ -469,7 +469,7 @@ def _company_seed(
     }
 
 
-# F7: contacts the demo writes to first opted in on the company's website this
+# F8: contacts the demo writes to first opted in on the company's website this
 # long before the seed (recorded as imported), so the business may write first.
 DEMO_OPT_IN_AGO = timedelta(days=120)
 

@@ -23,19 +23,19 @@ class TemplateNotSendable(DomainError):
 
 
 class TemplatePaused(TemplateNotSendable):
-    """F8: the provider paused the template (its quality); answered 422."""
+    """F9: the provider paused the template (its quality); answered 422."""
 
     code = "template_paused"
 
 
 class TemplateDisabled(TemplateNotSendable):
-    """F8: the provider disabled the template; answered 422."""
+    """F9: the provider disabled the template; answered 422."""
 
     code = "template_disabled"
 
 
 class OptInMissing(DomainError):
-    """F7: a business-initiated template to a contact who has not opted in to
+    """F8: a business-initiated template to a contact who has not opted in to
     the business number (answered 409)."""
 
     code = "opt_in_missing"

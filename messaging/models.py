@@ -196,7 +196,7 @@ class MessageTemplate(TimeStampedModel):
 
 
 class ContactOptIn(models.Model):
-    """F7: a contact agreed to receive messages from one business number.
+    """F8: a contact agreed to receive messages from one business number.
 
     One row per (contact, business number): recorded again, it keeps the first
     instant and source (the earliest evidence of consent).
@@ -245,7 +245,7 @@ class ContactOptIn(models.Model):
 
 
 class TemplateEvent(models.Model):
-    """F8: one status or category change of a template reported by the provider
+    """F9: one status or category change of a template reported by the provider
     (message_template_status_update, template_category_update), as a fact.
 
     Unique per (template, kind, event, category change, provider time): a

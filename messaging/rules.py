@@ -57,7 +57,7 @@ def opens_window(*, direction: str) -> bool:
 
 
 class SendRefusal:
-    """Why a send is refused (B3, F7 and template rules); values are stable codes."""
+    """Why a send is refused (B3, F8 and template rules); values are stable codes."""
 
     WINDOW_CLOSED = "window_closed"
     TEMPLATE_NOT_APPROVED = "template_not_approved"
@@ -69,7 +69,7 @@ class SendRefusal:
     OPT_IN_MISSING = "opt_in_missing"
 
 
-# F8: a template in these states is refused with its own code (the provider
+# F9: a template in these states is refused with its own code (the provider
 # paused it for its quality, or disabled it); any other non-approved state is
 # TEMPLATE_NOT_APPROVED.
 _TEMPLATE_STATE_REFUSALS = {
@@ -91,12 +91,12 @@ def send_refusal(
     opted_in: bool = True,
     opt_in_required: bool = False,
 ) -> str | None:
-    """B3, F7, F8: return why this message may not be sent now, or None when it may.
+    """B3, F8, F9: return why this message may not be sent now, or None when it may.
 
     While the window is open any message may be sent; while it is closed only
     approved templates (B3), and, when the company requires it, only to a
-    contact who opted in to the business number (F7: a business-initiated
-    template). A paused or disabled template is never sent (F8).
+    contact who opted in to the business number (F8: a business-initiated
+    template). A paused or disabled template is never sent (F9).
     """
     if is_template:
         if not template_same_company:
@@ -281,7 +281,7 @@ def region_of_display_number(display_phone_number: str) -> str:
     return country_of(digits) if digits else ""
 
 
-# --- F8: templates follow the provider ------------------------------------------
+# --- F9: templates follow the provider ------------------------------------------
 
 # message_template_status_update's ``event`` -> our MessageTemplate.Status value.
 # REINSTATED and UNARCHIVED make a template sendable again (APPROVED); LOCKED and
@@ -315,29 +315,29 @@ CATEGORY_COST_ORDER = {
 
 
 def template_status_for_event(event: str) -> str | None:
-    """F8: the template status a provider status event sets, or None (no change)."""
+    """F9: the template status a provider status event sets, or None (no change)."""
     return TEMPLATE_EVENT_STATUS.get((event or "").upper())
 
 
 def template_category_of(provider_category: str) -> str | None:
-    """F8: our category of the provider's ("MARKETING" -> "marketing"), or None."""
+    """F9: our category of the provider's ("MARKETING" -> "marketing"), or None."""
     category = (provider_category or "").lower()
     return category if category in CATEGORY_COST_ORDER else None
 
 
 def category_costs_more(*, previous: str, new: str) -> bool:
-    """F8: whether a template moved to a category charged more (e.g. utility ->
+    """F9: whether a template moved to a category charged more (e.g. utility ->
     marketing), by CATEGORY_COST_ORDER; unknown categories never do."""
     if previous not in CATEGORY_COST_ORDER or new not in CATEGORY_COST_ORDER:
         return False
     return CATEGORY_COST_ORDER[new] > CATEGORY_COST_ORDER[previous]
 
 
-# --- F7: opt-in -----------------------------------------------------------------
+# --- F8: opt-in -----------------------------------------------------------------
 
 
 def may_record_opt_in(*, is_company_admin: bool, holds_license: bool) -> bool:
-    """F7: who may record a contact's opt-in by hand: the company's admins and
+    """F8: who may record a contact's opt-in by hand: the company's admins and
     the users who may send (A4). Imports of contacts are for admins only."""
     return is_company_admin or holds_license
 

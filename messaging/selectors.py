@@ -59,7 +59,7 @@ def window_state(*, conversation: Conversation, at: datetime) -> WindowState:
 
 
 def contact_opted_in(*, conversation: Conversation) -> bool:
-    """F7: whether the conversation's contact opted in to its business number."""
+    """F8: whether the conversation's contact opted in to its business number."""
     return ContactOptIn.objects.filter(
         contact_id=conversation.contact_id,
         business_number_id=conversation.business_number_id,
@@ -157,7 +157,7 @@ def company_numbers(*, company_id: int) -> QuerySet[BusinessNumber]:
 def template_costlier_changes(
     *, company_id: int, since: datetime
 ) -> QuerySet[TemplateEvent]:
-    """F8: the company's template category changes to a dearer category (made or
+    """F9: the company's template category changes to a dearer category (made or
     announced) since ``since``, newest first."""
     return (
         TemplateEvent.objects.filter(

@@ -208,7 +208,7 @@ class ConversationStartSerializer(serializers.Serializer):
         default=False,
         help_text=_(
             "Record now, in your name, that the contact opted in to messages "
-            "from this number (F7)."
+            "from this number (F8)."
         ),
     )
     idempotency_key = serializers.CharField(

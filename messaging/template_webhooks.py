@@ -1,4 +1,4 @@
-"""Template webhooks of the WhatsApp Business Account (F8): parsing only.
+"""Template webhooks of the WhatsApp Business Account (F9): parsing only.
 
 ``message_template_status_update`` reports a template's new status (APPROVED,
 REJECTED, PAUSED, DISABLED, …) and ``template_category_update`` a category that

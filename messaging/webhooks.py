@@ -102,7 +102,7 @@ class Change:
 class ParsedPayload:
     changes: list[Change]
     ignored_fields: list[str]
-    # F8: template status and category changes (messaging/template_webhooks.py).
+    # F9: template status and category changes (messaging/template_webhooks.py).
     template_updates: list[TemplateUpdate] = field(default_factory=list)
 
     @property

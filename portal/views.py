@@ -4,7 +4,7 @@ from django.shortcuts import redirect, render
 from licensing.selectors import license_summary, user_holds_license
 from messaging.selectors import template_costlier_changes
 
-# F8: how far back the home page lists templates moved to a dearer category.
+# F9: how far back the home page lists templates moved to a dearer category.
 TEMPLATE_NOTICE_DAYS = 90
 
 

@@ -72,7 +72,7 @@ class World:
                 actor=None,
             )
         self.wa_id = wa_id
-        # F7: the contact opted in to B (say, on the company's website) long
+        # F8: the contact opted in to B (say, on the company's website) long
         # before the examples start, so B may write first.
         self.opted_in_at = start - timedelta(days=30) if opted_in else None
         self.templates = {

@@ -139,7 +139,7 @@ class ConversationFactory(DjangoModelFactory[Conversation]):
 
     @factory.post_generation
     def opted_in(obj, create, extracted, **kwargs):  # noqa: N805
-        """F7: the contact opted in to the number (imported), unless
+        """F8: the contact opted in to the number (imported), unless
         ``opted_in=False``: most tests send business-initiated templates."""
         if create and extracted is not False:
             ContactOptInFactory(

@@ -1,4 +1,4 @@
-"""F7 for the data already there: a contact who wrote to a business number has
+"""F8 for the data already there: a contact who wrote to a business number has
 opted in to it, from their first inbound message (its provider time). Contacts
 who only ever received templates get no opt-in: none is known for them, so
 business-initiated templates to them need one recorded (import or by hand)

@@ -1,4 +1,4 @@
-"""Contacts and their opt-ins (F7): created from inbound messages, from first
+"""Contacts and their opt-ins (F8): created from inbound messages, from first
 sends and from a CSV import; an opt-in per contact and business number keeps
 its source and the earliest instant it is known from."""
 
@@ -77,7 +77,7 @@ def contact_opt_in_record(
     at: datetime,
     recorded_by: User | None = None,
 ) -> ContactOptIn:
-    """F7: record that ``contact`` opted in to ``business_number`` at ``at``.
+    """F8: record that ``contact`` opted in to ``business_number`` at ``at``.
 
     One row per pair; recorded again, the earliest instant and its source win.
     """
@@ -104,7 +104,7 @@ def contact_opt_in_record(
 def opt_ins_from_inbound_record(
     *, number: BusinessNumber, first_inbound: dict[int, datetime]
 ) -> None:
-    """F7: a contact who writes to a number has opted in to it, from the
+    """F8: a contact who writes to a number has opted in to it, from the
     provider time of their first message ({contact id: instant})."""
     if not first_inbound:
         return

@@ -3,7 +3,7 @@ written, from the inbox's "New conversation" page or ``POST /api/conversations/`
 
 The contact and the conversation are created or reused (unique constraints,
 get_or_create), in the same transaction as the send, so a refused send leaves
-nothing behind. The send itself is ``message_send``'s: A4, B3, F7 and F8 hold as
+nothing behind. The send itself is ``message_send``'s: A4, B3, F8 and F9 hold as
 for every other send, and so do its idempotency keys.
 """
 
@@ -70,7 +70,7 @@ def conversation_start(
     ``to`` is normalised to E.164 (a national number is read in the business
     number's country); an invalid or unsupported number raises
     InvalidPhoneNumber before anything else. ``opt_in_confirmed`` records, by
-    hand and by ``sender``, that the contact opted in to the number (F7).
+    hand and by ``sender``, that the contact opted in to the number (F8).
     Every refusal of ``message_send`` leaves no contact, conversation or
     opt-in behind.
     """

@@ -53,7 +53,7 @@ def inbound_messages_record(*, number: BusinessNumber, change: Change) -> int:
         ],
         ignore_conflicts=True,
     )
-    # F7: writing to the number is the contact's opt-in to it.
+    # F8: writing to the number is the contact's opt-in to it.
     first_inbound: dict[int, datetime] = {}
     for m in change.messages:
         contact_id = contacts[m.from_wa_id].pk

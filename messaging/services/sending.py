@@ -129,7 +129,7 @@ def message_send(
         at = timezone.now()
         if template is not None:
             # Its state as stored now: a pause or a category change reported by
-            # the provider since the caller loaded it counts (F8).
+            # the provider since the caller loaded it counts (F9).
             template = MessageTemplate.objects.get(pk=template.pk)
         # Checked before a stored answer is replayed, too: a key is no way round A4.
         send_permission_check(user=sender, company=conversation.company, at=at)
@@ -160,7 +160,7 @@ def message_send(
             )
         latest_in = last_inbound_at(conversation=conversation, at=at)
         window_open = rules.window_is_open(last_inbound_at=latest_in, at=at)
-        # F7: the opt-in is read only when it can matter.
+        # F8: the opt-in is read only when it can matter.
         opt_in_required = conversation.company.whatsapp_opt_in_required
         opted_in = (
             template is None

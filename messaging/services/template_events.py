@@ -1,4 +1,4 @@
-"""Templates follow the provider (F8): record the template webhooks' status and
+"""Templates follow the provider (F9): record the template webhooks' status and
 category changes as TemplateEvent facts and derive each template's status and
 category from them, whatever order they arrive in.
 
@@ -77,7 +77,7 @@ def _event_fields(update: TemplateUpdate, template: MessageTemplate) -> dict:
 
 
 def _template_refresh(template: MessageTemplate) -> None:
-    """Derive the template's status and category from its events (F8)."""
+    """Derive the template's status and category from its events (F9)."""
     events = TemplateEvent.objects.filter(template=template)
     changed = []
     settable = [e for e in rules.TEMPLATE_EVENT_STATUS]

@@ -1,5 +1,5 @@
-"""Customer Success in the admin: the company's opt-in setting (F7), opt-ins
-and template events (F8) view only."""
+"""Customer Success in the admin: the company's opt-in setting (F8), opt-ins
+and template events (F9) view only."""
 
 import re
 from datetime import UTC, datetime

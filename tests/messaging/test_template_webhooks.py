@@ -1,4 +1,4 @@
-"""Templates follow the provider (F8): the message_template_status_update and
+"""Templates follow the provider (F9): the message_template_status_update and
 template_category_update webhooks, through the real endpoint."""
 
 from datetime import UTC, datetime, timedelta

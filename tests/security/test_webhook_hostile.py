@@ -172,7 +172,7 @@ def _world_for(sample: dict) -> None:
         for change in entry["changes"]:
             value = change["value"]
             if "metadata" not in value:
-                # A template webhook (F8): the account's number and the template.
+                # A template webhook (F9): the account's number and the template.
                 number = BusinessNumberFactory(waba_id=str(entry["id"]))
                 MessageTemplateFactory(
                     company=number.company,

@@ -1,4 +1,4 @@
-"""F8 templates follow the provider.
+"""F9 templates follow the provider.
 
 The provider's message_template_status_update webhook sets a template's status
 (the latest by the provider's time wins) and template_category_update its
@@ -68,7 +68,7 @@ def world(client):
         ("DISABLED", TemplateDisabled, "template_disabled"),
     ],
 )
-def test_f8_a_paused_or_disabled_template_cannot_be_sent(world, event, error, code):
+def test_f9_a_paused_or_disabled_template_cannot_be_sent(world, event, error, code):
     template = world.templates["utility"]
     _status(world, template, event, T)
     with pytest.raises(error) as refused:
@@ -77,14 +77,14 @@ def test_f8_a_paused_or_disabled_template_cannot_be_sent(world, event, error, co
     assert not Message.objects.exists()
 
 
-def test_f8_approved_again_it_can_be_sent(world):
+def test_f9_approved_again_it_can_be_sent(world):
     template = world.templates["utility"]
     _status(world, template, "PAUSED", T)
     _status(world, template, "APPROVED", T + timedelta(hours=3))
     assert world.send_template("utility", T + timedelta(hours=4)).status == "accepted"
 
 
-def test_f8_a_late_report_of_an_older_pause_does_not_pause_it_again(world):
+def test_f9_a_late_report_of_an_older_pause_does_not_pause_it_again(world):
     template = world.templates["utility"]
     _status(world, template, "APPROVED", T + timedelta(hours=3))
     _status(world, template, "PAUSED", T)
@@ -92,7 +92,7 @@ def test_f8_a_late_report_of_an_older_pause_does_not_pause_it_again(world):
     assert template.status == "approved"
 
 
-def test_f8_a_category_change_applies_to_later_sends_only(world):
+def test_f9_a_category_change_applies_to_later_sends_only(world):
     template = world.templates["utility"]
     before = world.send_template("utility", T - timedelta(hours=1))
     _template_webhook(
@@ -128,7 +128,7 @@ def test_f8_a_category_change_applies_to_later_sends_only(world):
         ("utility", "shipping_update", False),
     ],
 )
-def test_f8_which_category_changes_cost_more(previous, new, dearer):
+def test_f9_which_category_changes_cost_more(previous, new, dearer):
     assert rules.category_costs_more(previous=previous, new=new) is dearer
 
 
@@ -136,7 +136,7 @@ def test_f8_which_category_changes_cost_more(previous, new, dearer):
     st.sampled_from(rules.TEMPLATE_CATEGORIES),
     st.sampled_from(rules.TEMPLATE_CATEGORIES),
 )
-def test_f8_costs_more_is_a_strict_order(a, b):
+def test_f9_costs_more_is_a_strict_order(a, b):
     # never both ways, and exactly one way between two different categories
     up, down = (
         rules.category_costs_more(previous=a, new=b),

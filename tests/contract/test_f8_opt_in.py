@@ -1,4 +1,4 @@
-"""F7 opt-in, and A4/B3 for conversations started with a first template.
+"""F8 opt-in, and A4/B3 for conversations started with a first template.
 
 A contact's opt-in is recorded per business number with its source and instant:
 from their first inbound message, from a contact import, or by hand. While the
@@ -40,13 +40,13 @@ def world(client):
     return World(client, start=T, opted_in=False)
 
 
-def test_f7_a_business_initiated_template_without_opt_in_is_refused(world):
+def test_f8_a_business_initiated_template_without_opt_in_is_refused(world):
     with pytest.raises(OptInMissing, match="has not opted in"):
         world.send_template("marketing", T)
     assert not Message.objects.exists()
 
 
-def test_f7_an_imported_opt_in_lets_the_business_write_first(world):
+def test_f8_an_imported_opt_in_lets_the_business_write_first(world):
     conversation = world._conversation()
     contact_opt_in_record(
         contact=conversation.contact,
@@ -57,7 +57,7 @@ def test_f7_an_imported_opt_in_lets_the_business_write_first(world):
     assert world.send_template("marketing", T).status == "accepted"
 
 
-def test_f7_an_opt_in_is_per_business_number(world):
+def test_f8_an_opt_in_is_per_business_number(world):
     from tests.factories import BusinessNumberFactory
 
     conversation = world._conversation()
@@ -72,7 +72,7 @@ def test_f7_an_opt_in_is_per_business_number(world):
         world.send_template("utility", T)
 
 
-def test_f7_writing_to_the_number_is_an_opt_in_from_the_first_message(world):
+def test_f8_writing_to_the_number_is_an_opt_in_from_the_first_message(world):
     # when the contact writes twice, the later message arriving first
     world.contact_writes(T + 2 * H)
     world.contact_writes(T + H)
@@ -83,19 +83,19 @@ def test_f7_writing_to_the_number_is_an_opt_in_from_the_first_message(world):
     assert world.send_template("utility", T + 30 * H).status == "accepted"
 
 
-def test_f7_inside_an_open_window_no_opt_in_record_is_needed(world):
+def test_f8_inside_an_open_window_no_opt_in_record_is_needed(world):
     world.contact_writes(T)
     ContactOptIn.objects.all().delete()
     assert world.send_template("utility", T + H).status == "accepted"
 
 
-def test_f7_the_company_setting_turns_the_check_off(world):
+def test_f8_the_company_setting_turns_the_check_off(world):
     world.company.whatsapp_opt_in_required = False
     world.company.save()
     assert world.send_template("marketing", T).status == "accepted"
 
 
-def test_f7_free_form_still_needs_the_window_whatever_the_opt_in(world):
+def test_f8_free_form_still_needs_the_window_whatever_the_opt_in(world):
     world.company.whatsapp_opt_in_required = False
     world.company.save()
     with pytest.raises(WindowClosed):
