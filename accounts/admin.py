@@ -29,7 +29,7 @@ class CompanyAdmin(admin.ModelAdmin):
         "billing_currency",
         "billing_timezone",
     )
-    list_filter = ("country", "billing_currency")
+    list_filter = ("country", "billing_currency", "whatsapp_opt_in_required")
     search_fields = ("name", "slug", "billing_email")
     prepopulated_fields = {"slug": ("name",)}
     fieldsets = (
@@ -48,6 +48,7 @@ class CompanyAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        (_("WhatsApp"), {"fields": ("whatsapp_opt_in_required",)}),
     )
 
 

@@ -86,6 +86,17 @@ class Company(TimeStampedModel):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
         help_text=_("A fraction: 0.21 means 21 %."),
     )
+    # F8: a business-initiated template (window closed) needs the contact's opt-in
+    # for the business number. Customer Success may turn the check off.
+    whatsapp_opt_in_required = models.BooleanField(
+        _("WhatsApp opt-in required"),
+        default=True,
+        db_default=True,
+        help_text=_(
+            "Refuse templates sent outside the customer service window to contacts "
+            "who have not opted in to the business number."
+        ),
+    )
 
     class Meta:
         verbose_name = _("company")

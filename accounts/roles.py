@@ -44,6 +44,8 @@ CUSTOMER_SUCCESS_PERMISSIONS = frozenset(
         "messaging.add_messagetemplate",
         "messaging.change_messagetemplate",
         "messaging.view_webhookdelivery",
+        "messaging.view_contactoptin",
+        "messaging.view_templateevent",
         "messaging.change_webhookdelivery",
         # billing
         "billing.view_market",

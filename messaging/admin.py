@@ -1,5 +1,6 @@
 import json
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -14,14 +15,19 @@ from . import rules, selectors
 from .models import (
     BusinessNumber,
     Contact,
+    ContactOptIn,
     Conversation,
     ConversationAssignment,
     Message,
     MessageStatusEvent,
     MessageTemplate,
+    TemplateEvent,
     WebhookDelivery,
 )
 from .services import delivery_reprocess
+
+# F9: how far back Customer Success are told about dearer template categories.
+COSTLIER_NOTICE_DAYS = 90
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +49,73 @@ class BusinessNumberAdmin(admin.ModelAdmin):
         return False
 
 
+class CostlierCategoryFilter(admin.SimpleListFilter):
+    """F9: templates the provider moved (or will move) to a dearer category."""
+
+    title = _("category change")
+    parameter_name = "costlier"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Moved to a more expensive category"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(events__costs_more=True).distinct()
+        return queryset
+
+
+class TemplateEventInline(admin.TabularInline):
+    model = TemplateEvent
+    fields = (
+        "occurred_at",
+        "kind",
+        "event",
+        "reason",
+        "previous_category",
+        "new_category",
+        "costs_more",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("-occurred_at",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(admin.ModelAdmin):
     list_display = ("name", "language", "category", "status", "company")
-    list_filter = ("category", "status", "company")
+    list_filter = ("category", "status", CostlierCategoryFilter, "company")
     list_select_related = ("company",)
-    search_fields = ("name", "body", "company__name")
+    search_fields = ("name", "body", "company__name", "provider_template_id")
     autocomplete_fields = ("company",)
+    inlines = [TemplateEventInline]
+
+    def changelist_view(self, request, extra_context=None):
+        """Say which templates became more expensive lately (F9)."""
+        since = timezone.now() - timedelta(days=COSTLIER_NOTICE_DAYS)
+        recent = (
+            TemplateEvent.objects.filter(costs_more=True, occurred_at__gte=since)
+            .values("template")
+            .distinct()
+            .count()
+        )
+        if recent and request.method == "GET":
+            self.message_user(
+                request,
+                _(
+                    "%(n)d template(s) moved to a more expensive category in the "
+                    "last %(days)d days: filter by “category change”."
+                )
+                % {"n": recent, "days": COSTLIER_NOTICE_DAYS},
+                messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)
 
     def get_readonly_fields(self, request, obj=None):
         # A sent template's identity never changes; its category at send time is
@@ -66,6 +132,40 @@ class ContactAdmin(ViewOnlyAdmin):
     list_filter = ("country", "company")
     list_select_related = ("company",)
     search_fields = ("wa_id", "profile_name")
+
+
+@admin.register(ContactOptIn)
+class ContactOptInAdmin(ViewOnlyAdmin):
+    list_display = (
+        "contact",
+        "business_number",
+        "source",
+        "opted_in_at",
+        "recorded_by",
+        "company",
+    )
+    list_filter = ("source", "company")
+    list_select_related = ("contact", "business_number", "recorded_by", "company")
+    search_fields = ("contact__wa_id", "contact__profile_name")
+    date_hierarchy = "opted_in_at"
+
+
+@admin.register(TemplateEvent)
+class TemplateEventAdmin(ViewOnlyAdmin):
+    list_display = (
+        "occurred_at",
+        "template",
+        "kind",
+        "event",
+        "previous_category",
+        "new_category",
+        "costs_more",
+        "company",
+    )
+    list_filter = ("costs_more", "kind", "event", "company")
+    list_select_related = ("template", "company")
+    search_fields = ("template__name",)
+    date_hierarchy = "occurred_at"
 
 
 class MessageInline(admin.TabularInline):

@@ -28,19 +28,22 @@ from licensing.exceptions import SenderNotLicensed
 from . import selectors
 from .exceptions import (
     InvalidMessage,
+    OptInMissing,
     TemplateNotSendable,
     TransportError,
     WindowClosed,
 )
 from .filters import ConversationFilter, conversations_with_window
-from .models import Conversation, Message, MessageTemplate
+from .models import BusinessNumber, Conversation, Message, MessageTemplate
 from .serializers import (
     ConversationSerializer,
+    ConversationStartedSerializer,
+    ConversationStartSerializer,
     ErrorSerializer,
     MessageSendSerializer,
     MessageSerializer,
 )
-from .services import message_send
+from .services import conversation_start, message_send
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -50,6 +53,7 @@ AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
 _ERROR_STATUS = [
     (SenderNotLicensed, status.HTTP_403_FORBIDDEN),
     (WindowClosed, status.HTTP_409_CONFLICT),
+    (OptInMissing, status.HTTP_409_CONFLICT),
     (TemplateNotSendable, status.HTTP_422_UNPROCESSABLE_ENTITY),
     (InvalidMessage, status.HTTP_422_UNPROCESSABLE_ENTITY),
 ]
@@ -75,6 +79,30 @@ def error_response(exc: DomainError) -> Response:
     )
 
 
+def idempotency_key_of(request, data) -> str | None:
+    """The request's idempotency key: the body's or the header's (the same rules
+    for every sending endpoint)."""
+    in_body = data.get("idempotency_key") or None
+    in_header = request.headers.get(IDEMPOTENCY_HEADER) or None
+    if in_body and in_header and in_body != in_header:
+        raise serializers.ValidationError(
+            {"idempotency_key": _("Differs from the Idempotency-Key header.")}
+        )
+    if in_header is not None:
+        # The header gets the same validation as the body field (length,
+        # no NUL characters, which PostgreSQL cannot store).
+        try:
+            in_header = serializers.CharField(max_length=100).run_validation(in_header)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"idempotency_key": exc.detail}) from exc
+    key = in_body or in_header
+    if key is not None and len(key) > 100:
+        raise serializers.ValidationError(
+            {"idempotency_key": _("At most 100 characters.")}
+        )
+    return key
+
+
 class CompanyConversationMixin:
     """Conversations of the user's company with their window state right now."""
 
@@ -86,20 +114,6 @@ class CompanyConversationMixin:
         )
 
 
-@extend_schema(
-    tags=["conversations"],
-    summary="List conversations",
-    description=(
-        "Conversations of your company, newest first, with the state of their "
-        "24-hour customer service window."
-    ),
-    responses={
-        200: ConversationSerializer(many=True),
-        400: OpenApiResponse(description="A filter value is not valid."),
-        401: OpenApiResponse(description="Not authenticated."),
-        404: OpenApiResponse(description="No such page."),
-    },
-)
 class ConversationListView(CompanyConversationMixin, generics.ListAPIView):
     serializer_class = ConversationSerializer
     filter_backends = [DjangoFilterBackend]
@@ -109,6 +123,125 @@ class ConversationListView(CompanyConversationMixin, generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return Conversation.objects.none()
         return self.conversations()
+
+    @extend_schema(
+        tags=["conversations"],
+        summary="List conversations",
+        description=(
+            "Conversations of your company, newest first, with the state of their "
+            "24-hour customer service window."
+        ),
+        responses={
+            200: ConversationSerializer(many=True),
+            400: OpenApiResponse(description="A filter value is not valid."),
+            401: OpenApiResponse(description="Not authenticated."),
+            404: OpenApiResponse(description="No such page."),
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["conversations"],
+        summary="Start a conversation",
+        description=(
+            "Send an approved `template` with its `params` from one of your "
+            "business numbers (`from_number`) to a phone number (`to`, normalised "
+            "to E.164), whether or not the contact ever wrote to you. The contact "
+            "and the conversation are created, or reused when they exist (never "
+            "twice). The send obeys the same rules as `POST /api/messages/`: only "
+            "users holding a WhatsApp license send; outside the customer service "
+            "window the contact must have opted in to the number when your "
+            "company requires it (`opt_in_missing`; `opt_in: true` records the "
+            "opt-in in your name); paused or disabled templates are refused "
+            "(`template_paused`, `template_disabled`). Idempotency keys follow "
+            "the rules of `POST /api/messages/`. A refused send creates nothing."
+        ),
+        request=ConversationStartSerializer,
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Same as the body's idempotency_key.",
+            )
+        ],
+        responses={
+            201: ConversationStartedSerializer,
+            400: OpenApiResponse(description="The body is not valid."),
+            401: OpenApiResponse(description="No or invalid credentials."),
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="The sender holds no WhatsApp license.",
+            ),
+            404: OpenApiResponse(description="No such business number or template."),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description=(
+                    "The contact has not opted in to this number (`opt_in_missing`)."
+                ),
+            ),
+            422: OpenApiResponse(
+                ErrorSerializer,
+                description=(
+                    "The phone number is invalid or unsupported "
+                    "(`invalid_phone_number`), the template cannot be sent as given "
+                    "(`template_not_sendable`, `template_paused`, "
+                    "`template_disabled`), or the idempotency key was used for "
+                    "another request."
+                ),
+            ),
+            502: OpenApiResponse(
+                ErrorSerializer, description="WhatsApp refused the message."
+            ),
+            503: OpenApiResponse(
+                ErrorSerializer,
+                description="WhatsApp is busy or unreachable; try again later.",
+            ),
+        },
+    )
+    def post(self, request, *args, **kwargs):
+        body = ConversationStartSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        key = idempotency_key_of(request, data)
+        number = get_object_or_404(
+            BusinessNumber.objects.filter(company_id=request.user.company_id),
+            pk=data["from_number"],
+        )
+        template = get_object_or_404(
+            MessageTemplate.objects.filter(company_id=number.company_id),
+            pk=data["template"],
+        )
+        try:
+            started = conversation_start(
+                sender=request.user,
+                business_number=number,
+                to=data["to"],
+                template=template,
+                params=data["params"],
+                idempotency_key=key,
+                profile_name=data.get("name", ""),
+                opt_in_confirmed=data["opt_in"],
+            )
+        except DomainError as exc:
+            return error_response(exc)
+        conversation = self.conversations().get(pk=started.conversation.pk)
+        message = selectors.message_list(conversation=conversation).get(
+            pk=started.message.pk
+        )
+        return Response(
+            ConversationStartedSerializer(
+                {
+                    "conversation": conversation,
+                    "message": message,
+                    "contact_created": started.contact_created,
+                    "conversation_created": started.conversation_created,
+                }
+            ).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 @extend_schema(
@@ -223,7 +356,7 @@ class MessageCreateView(APIView):
         body = MessageSendSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        key = self._idempotency_key(request, data)
+        key = idempotency_key_of(request, data)
         conversation = get_object_or_404(
             selectors.conversation_list(user=request.user), pk=data["conversation"]
         )
@@ -247,31 +380,6 @@ class MessageCreateView(APIView):
         # Re-read: statuses may have arrived while the send committed (sandbox).
         message = selectors.message_list(conversation=conversation).get(pk=message.pk)
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
-
-    def _idempotency_key(self, request, data) -> str | None:
-        in_body = data.get("idempotency_key") or None
-        in_header = request.headers.get(IDEMPOTENCY_HEADER) or None
-        if in_body and in_header and in_body != in_header:
-            raise serializers.ValidationError(
-                {"idempotency_key": _("Differs from the Idempotency-Key header.")}
-            )
-        if in_header is not None:
-            # The header gets the same validation as the body field (length,
-            # no NUL characters, which PostgreSQL cannot store).
-            try:
-                in_header = serializers.CharField(max_length=100).run_validation(
-                    in_header
-                )
-            except serializers.ValidationError as exc:
-                raise serializers.ValidationError(
-                    {"idempotency_key": exc.detail}
-                ) from exc
-        key = in_body or in_header
-        if key is not None and len(key) > 100:
-            raise serializers.ValidationError(
-                {"idempotency_key": _("At most 100 characters.")}
-            )
-        return key
 
 
 def api_docs(request):

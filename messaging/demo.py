@@ -30,6 +30,7 @@ from . import rules, sandbox, selectors, services
 from .models import (
     BusinessNumber,
     Contact,
+    ContactOptIn,
     Conversation,
     Message,
     MessageTemplate,
@@ -468,7 +469,7 @@ def _company_seed(
                 )
                 continue
             if conversation is None:
-                conversation = _conversation(number=number, script=script)
+                conversation = _conversation(number=number, script=script, now=now)
             template = templates.get(step.template)
             if step.ago is None:
                 if send_now:
@@ -495,8 +496,14 @@ def _company_seed(
     }
 
 
-def _conversation(*, number: BusinessNumber, script: Script) -> Conversation:
-    """Return the conversation of a contact we write to first (never wrote to us)."""
+# F8: contacts the demo writes to first opted in on the company's website this
+# long before the seed (recorded as imported), so the business may write first.
+DEMO_OPT_IN_AGO = timedelta(days=120)
+
+
+def _conversation(*, number: BusinessNumber, script: Script, now) -> Conversation:
+    """Return the conversation of a contact we write to first (never wrote to us),
+    with their opt-in to the number."""
     contact, _ = Contact.objects.get_or_create(
         company=number.company,
         wa_id=script.wa_id,
@@ -507,6 +514,12 @@ def _conversation(*, number: BusinessNumber, script: Script) -> Conversation:
     )
     conversation, _ = Conversation.objects.get_or_create(
         business_number=number, contact=contact, defaults={"company": number.company}
+    )
+    services.contact_opt_in_record(
+        contact=contact,
+        business_number=number,
+        source=ContactOptIn.Source.IMPORT,
+        at=now - DEMO_OPT_IN_AGO,
     )
     return conversation
 

@@ -28,8 +28,45 @@ class AssignmentRefused(DomainError):
     code = "assignment_refused"
 
 
+class TemplatePaused(TemplateNotSendable):
+    """F9: the provider paused the template (its quality); answered 422."""
+
+    code = "template_paused"
+
+
+class TemplateDisabled(TemplateNotSendable):
+    """F9: the provider disabled the template; answered 422."""
+
+    code = "template_disabled"
+
+
+class OptInMissing(DomainError):
+    """F8: a business-initiated template to a contact who has not opted in to
+    the business number (answered 409)."""
+
+    code = "opt_in_missing"
+
+
 class InvalidMessage(DomainError):
     code = "invalid_message"
+
+
+class InvalidPhoneNumber(InvalidMessage):
+    """A recipient number that is not valid, or not one WhatsApp can reach
+    (answered 422); ``reason`` is the rules.PhoneRefusal code."""
+
+    code = "invalid_phone_number"
+
+
+class ContactImportInvalid(DomainError):
+    """A contact CSV with bad rows: nothing was imported; ``errors`` lists
+    (line, message) for every bad row."""
+
+    code = "contact_import_invalid"
+
+    def __init__(self, message: str, *, errors: list[tuple[int, str]]):
+        super().__init__(message, errors=errors)
+        self.errors = errors
 
 
 class IdempotencyKeyReused(InvalidMessage):

@@ -10,7 +10,7 @@ sits with the company, invoice and sequence locks.
 
 from collections.abc import Iterable
 
-from .models import Conversation, Message, WebhookDelivery
+from .models import Conversation, Message, MessageTemplate, WebhookDelivery
 
 
 def delivery_lock(pk: int) -> WebhookDelivery:
@@ -49,3 +49,10 @@ def messages_lock(wamids: Iterable[str], *, company_id: int) -> list[Message]:
         .order_by("pk")
         if m.company_id == company_id
     ]
+
+
+def template_lock(pk: int) -> MessageTemplate:
+    """Lock and return a message template: template webhooks of one template
+    are applied one at a time, so its derived status and category see every
+    event stored before."""
+    return MessageTemplate.objects.select_for_update(no_key=True).get(pk=pk)

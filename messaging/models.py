@@ -208,6 +208,14 @@ class MessageTemplate(TimeStampedModel):
         PENDING = "pending", _("Pending")
         REJECTED = "rejected", _("Rejected")
         PAUSED = "paused", _("Paused")
+        DISABLED = "disabled", _("Disabled")
+        # The provider's other states of a template (message_template_status_update).
+        IN_APPEAL = "in_appeal", _("In appeal")
+        FLAGGED = "flagged", _("Flagged")
+        LIMIT_EXCEEDED = "limit_exceeded", _("Limit exceeded")
+        ARCHIVED = "archived", _("Archived")
+        PENDING_DELETION = "pending_deletion", _("Pending deletion")
+        DELETED = "deleted", _("Deleted")
 
     company = models.ForeignKey(
         Company, on_delete=models.PROTECT, related_name="templates"
@@ -241,6 +249,15 @@ class MessageTemplate(TimeStampedModel):
     # ``components``): the body's ``example.body_text`` or
     # ``example.body_text_named_params`` label the placeholders in the composer.
     components = models.JSONField(_("components"), default=list, blank=True)
+    # The provider's id of the template (message_template_id in its webhooks);
+    # empty until known. Webhooks match by it, else by company, name and language.
+    provider_template_id = models.CharField(
+        _("provider template id"),
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+    )
 
     class Meta:
         verbose_name = _("message template")
@@ -260,6 +277,140 @@ class MessageTemplate(TimeStampedModel):
     def placeholder_count(self) -> int:
         numbers = {int(n) for n in PLACEHOLDER_RE.findall(self.body)}
         return max(numbers, default=0)
+
+
+class ContactOptIn(models.Model):
+    """F8: a contact agreed to receive messages from one business number.
+
+    One row per (contact, business number): recorded again, it keeps the first
+    instant and source (the earliest evidence of consent).
+    """
+
+    class Source(models.TextChoices):
+        INBOUND = "inbound", _("The contact wrote to the number")
+        IMPORT = "import", _("Contact import")
+        MANUAL = "manual", _("Recorded by hand")
+
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="contact_opt_ins"
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="opt_ins"
+    )
+    business_number = models.ForeignKey(
+        BusinessNumber, on_delete=models.PROTECT, related_name="opt_ins"
+    )
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    # When the contact opted in: the inbound message's provider time, the
+    # import's column, or when it was recorded by hand.
+    opted_in_at = models.DateTimeField(_("opted in at"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("contact opt-in")
+        verbose_name_plural = _("contact opt-ins")
+        ordering = ["contact", "business_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact", "business_number"],
+                name="contactoptin_unique_pair",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} → {self.business_number} ({self.source})"
+
+
+class TemplateEvent(models.Model):
+    """F9: one status or category change of a template reported by the provider
+    (message_template_status_update, template_category_update), as a fact.
+
+    Unique per (template, kind, event, category change, provider time): a
+    replayed webhook is stored once.
+    """
+
+    class Kind(models.TextChoices):
+        STATUS = "status", _("Status")
+        CATEGORY = "category", _("Category changed")
+        CATEGORY_NOTICE = "category_notice", _("Category change announced")
+
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="template_events"
+    )
+    template = models.ForeignKey(
+        MessageTemplate, on_delete=models.PROTECT, related_name="events"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    # The provider's event (APPROVED, PAUSED, …) for a status; empty otherwise.
+    event = models.CharField(_("event"), max_length=32, blank=True)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    previous_category = models.CharField(
+        _("previous category"), max_length=20, blank=True
+    )
+    new_category = models.CharField(_("new category"), max_length=20, blank=True)
+    # rules.category_costs_more(previous, new): shown to Customer Success and to
+    # the company's admins.
+    costs_more = models.BooleanField(_("costs more"), default=False)
+    # The webhook's entry.time (or the announced change time of a notice).
+    occurred_at = models.DateTimeField(_("occurred at"))
+    delivery = models.ForeignKey(
+        "WebhookDelivery",
+        on_delete=models.PROTECT,
+        related_name="template_events",
+        null=True,
+        blank=True,
+    )
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("template event")
+        verbose_name_plural = _("template events")
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "template",
+                    "kind",
+                    "event",
+                    "previous_category",
+                    "new_category",
+                    "occurred_at",
+                ],
+                name="templateevent_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["company", "-occurred_at"],
+                condition=models.Q(costs_more=True),
+                name="templateevent_costs_more_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template.name}: {self.get_kind_display()} {self.event}"
+
+    @staticmethod
+    def _category_label(value: str) -> str:
+        if value in MessageTemplate.Category.values:
+            return MessageTemplate.Category(value).label
+        return value
+
+    @property
+    def previous_category_label(self) -> str:
+        return self._category_label(self.previous_category)
+
+    @property
+    def new_category_label(self) -> str:
+        return self._category_label(self.new_category)
 
 
 class WebhookDelivery(models.Model):

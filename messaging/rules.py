@@ -83,13 +83,25 @@ def opens_window(*, direction: str) -> bool:
 
 
 class SendRefusal:
-    """Why a send is refused (B3 and template rules); values are stable codes."""
+    """Why a send is refused (B3, F8 and template rules); values are stable codes."""
 
     WINDOW_CLOSED = "window_closed"
     TEMPLATE_NOT_APPROVED = "template_not_approved"
+    TEMPLATE_PAUSED = "template_paused"
+    TEMPLATE_DISABLED = "template_disabled"
     TEMPLATE_OTHER_COMPANY = "template_other_company"
     TEMPLATE_PARAMS = "template_params"
     EMPTY_TEXT = "empty_text"
+    OPT_IN_MISSING = "opt_in_missing"
+
+
+# F9: a template in these states is refused with its own code (the provider
+# paused it for its quality, or disabled it); any other non-approved state is
+# TEMPLATE_NOT_APPROVED.
+_TEMPLATE_STATE_REFUSALS = {
+    "paused": SendRefusal.TEMPLATE_PAUSED,
+    "disabled": SendRefusal.TEMPLATE_DISABLED,
+}
 
 
 def send_refusal(
@@ -98,22 +110,31 @@ def send_refusal(
     window_open: bool,
     text: str = "",
     template_approved: bool = False,
+    template_status: str = "",
     template_same_company: bool = True,
     placeholders: int = 0,
     params_given: int = 0,
+    opted_in: bool = True,
+    opt_in_required: bool = False,
 ) -> str | None:
-    """B3: return why this message may not be sent now, or None when it may.
+    """B3, F8, F9: return why this message may not be sent now, or None when it may.
 
     While the window is open any message may be sent; while it is closed only
-    approved templates.
+    approved templates (B3), and, when the company requires it, only to a
+    contact who opted in to the business number (F8: a business-initiated
+    template). A paused or disabled template is never sent (F9).
     """
     if is_template:
         if not template_same_company:
             return SendRefusal.TEMPLATE_OTHER_COMPANY
         if not template_approved:
-            return SendRefusal.TEMPLATE_NOT_APPROVED
+            return _TEMPLATE_STATE_REFUSALS.get(
+                template_status, SendRefusal.TEMPLATE_NOT_APPROVED
+            )
         if placeholders != params_given:
             return SendRefusal.TEMPLATE_PARAMS
+        if opt_in_required and not window_open and not opted_in:
+            return SendRefusal.OPT_IN_MISSING
         return None
     if not text.strip():
         return SendRefusal.EMPTY_TEXT
@@ -383,6 +404,132 @@ def country_of(wa_id: str) -> str:
     region = phonenumbers.region_code_for_number(number) or ""
     # Non-geographic numbers (+800, +882, …) have the region "001": no country.
     return region if len(region) == 2 and region.isalpha() else ""
+
+
+class PhoneRefusal:
+    """Why a number typed by a person is not a WhatsApp recipient; stable codes."""
+
+    EMPTY = "phone_empty"
+    NOT_A_NUMBER = "phone_not_a_number"
+    INVALID = "phone_invalid"
+    UNSUPPORTED = "phone_unsupported"
+
+
+@dataclass(frozen=True)
+class PhoneNumber:
+    """A number normalised to E.164 (``e164`` "+34612345678", ``wa_id`` its digits)."""
+
+    e164: str
+    wa_id: str
+    country: str
+
+
+def phone_normalise(raw: str, *, region: str = "") -> PhoneNumber | str:
+    """Return ``raw`` as an E.164 number, or the PhoneRefusal code refusing it.
+
+    International input ("+34 612 34 56 78", "0034…") needs no region; a national
+    number ("612 34 56 78") is read in ``region`` (the business number's
+    country). The number must be valid for its country (phonenumbers' metadata)
+    and be one a person can have WhatsApp on: mobile or landline. Toll-free,
+    premium-rate, shared-cost, pager, voicemail, personal and universal access
+    numbers, and non-geographic ranges (+800, +882, …), are refused as
+    unsupported.
+    """
+    import phonenumbers
+    from phonenumbers import PhoneNumberType
+
+    text = (raw or "").strip()
+    if not text:
+        return PhoneRefusal.EMPTY
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, (region or "").upper() or None)
+    except phonenumbers.NumberParseException:
+        return PhoneRefusal.NOT_A_NUMBER
+    if not phonenumbers.is_valid_number(number):
+        return PhoneRefusal.INVALID
+    supported = {
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    }
+    country = phonenumbers.region_code_for_number(number) or ""
+    if (
+        phonenumbers.number_type(number) not in supported
+        or len(country) != 2
+        or not country.isalpha()
+    ):
+        return PhoneRefusal.UNSUPPORTED
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return PhoneNumber(e164=e164, wa_id=e164[1:], country=country)
+
+
+def region_of_display_number(display_phone_number: str) -> str:
+    """Return the country of a business number's display number, or ""."""
+    digits = "".join(ch for ch in display_phone_number if ch.isdigit())
+    return country_of(digits) if digits else ""
+
+
+# --- F9: templates follow the provider ------------------------------------------
+
+# message_template_status_update's ``event`` -> our MessageTemplate.Status value.
+# REINSTATED and UNARCHIVED make a template sendable again (APPROVED); LOCKED and
+# UNLOCKED only lock editing and leave the status as it is (None).
+TEMPLATE_EVENT_STATUS = {
+    "APPROVED": "approved",
+    "PENDING": "pending",
+    "REJECTED": "rejected",
+    "PAUSED": "paused",
+    "DISABLED": "disabled",
+    "IN_APPEAL": "in_appeal",
+    "FLAGGED": "flagged",
+    "LIMIT_EXCEEDED": "limit_exceeded",
+    "ARCHIVED": "archived",
+    "UNARCHIVED": "approved",
+    "REINSTATED": "approved",
+    "PENDING_DELETION": "pending_deletion",
+    "DELETED": "deleted",
+}
+
+TEMPLATE_CATEGORIES = ("utility", "authentication", "marketing")
+
+# From the cheapest to the dearest, by what C2-C4 charge: utility is free inside
+# a window (C3); authentication and marketing are charged on every delivery
+# (C2, C4), and the provider's rate cards price marketing above authentication
+# in every market. Messaging cannot read billing's rates (layering), so the
+# order of categories decides.
+CATEGORY_COST_ORDER = {
+    category: rank for rank, category in enumerate(TEMPLATE_CATEGORIES)
+}
+
+
+def template_status_for_event(event: str) -> str | None:
+    """F9: the template status a provider status event sets, or None (no change)."""
+    return TEMPLATE_EVENT_STATUS.get((event or "").upper())
+
+
+def template_category_of(provider_category: str) -> str | None:
+    """F9: our category of the provider's ("MARKETING" -> "marketing"), or None."""
+    category = (provider_category or "").lower()
+    return category if category in CATEGORY_COST_ORDER else None
+
+
+def category_costs_more(*, previous: str, new: str) -> bool:
+    """F9: whether a template moved to a category charged more (e.g. utility ->
+    marketing), by CATEGORY_COST_ORDER; unknown categories never do."""
+    if previous not in CATEGORY_COST_ORDER or new not in CATEGORY_COST_ORDER:
+        return False
+    return CATEGORY_COST_ORDER[new] > CATEGORY_COST_ORDER[previous]
+
+
+# --- F8: opt-in -----------------------------------------------------------------
+
+
+def may_record_opt_in(*, is_company_admin: bool, holds_license: bool) -> bool:
+    """F8: who may record a contact's opt-in by hand: the company's admins and
+    the users who may send (A4). Imports of contacts are for admins only."""
+    return is_company_admin or holds_license
 
 
 # --- Webhook deliveries -----------------------------------------------------

@@ -2,20 +2,37 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    F,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
 
 from . import rules
 from .models import (
+    BusinessNumber,
+    Contact,
+    ContactOptIn,
     Conversation,
     ConversationRead,
     Message,
     MessageTemplate,
+    TemplateEvent,
     WebhookDelivery,
 )
-from .windows import entry_point_openers, entry_point_referrals
+from .windows import entry_point_openers, entry_point_referrals, window_open_q
 
 
 def last_inbound_at(*, conversation: Conversation, at: datetime) -> datetime | None:
@@ -44,6 +61,14 @@ def window_state(*, conversation: Conversation, at: datetime) -> WindowState:
         last_inbound_at=latest,
         closes_at=rules.window_closes_at(last_inbound_at=latest),
     )
+
+
+def contact_opted_in(*, conversation: Conversation) -> bool:
+    """F8: whether the conversation's contact opted in to its business number."""
+    return ContactOptIn.objects.filter(
+        contact_id=conversation.contact_id,
+        business_number_id=conversation.business_number_id,
+    ).exists()
 
 
 def conversation_list(*, user: User) -> QuerySet[Conversation]:
@@ -203,4 +228,64 @@ def dead_deliveries(
     return queryset.filter(
         status=WebhookDelivery.Status.FAILED,
         attempts__gte=settings.WHATSAPP_WEBHOOK_MAX_ATTEMPTS,
+    )
+
+
+def contact_list(
+    *, company_id: int, at: datetime, query: str = ""
+) -> QuerySet[Contact]:
+    """The company's contacts with their latest inbound message (any number),
+    whether a window is open at ``at`` and their opt-ins, in a constant number
+    of queries. ``query`` matches the name or the digits of the number."""
+    queryset = (
+        Contact.objects.filter(company_id=company_id)
+        .annotate(last_inbound_at=Max("conversations__last_inbound_at"))
+        .annotate(
+            window_open=Case(
+                When(window_open_q(at=at), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )
+        .prefetch_related(
+            Prefetch(
+                "opt_ins",
+                queryset=ContactOptIn.objects.select_related(
+                    "business_number"
+                ).order_by("business_number__display_phone_number"),
+            )
+        )
+        .order_by(F("last_inbound_at").desc(nulls_last=True), "profile_name", "wa_id")
+    )
+    query = query.strip()
+    if query:
+        digits = "".join(ch for ch in query if ch.isdigit())
+        match = Q(profile_name__icontains=query)
+        if digits:
+            match |= Q(wa_id__contains=digits)
+        queryset = queryset.filter(match)
+    return queryset
+
+
+def company_numbers(*, company_id: int) -> QuerySet[BusinessNumber]:
+    """The company's active business numbers, to send from."""
+    return BusinessNumber.objects.filter(
+        company_id=company_id, is_active=True
+    ).order_by("display_phone_number")
+
+
+def template_costlier_changes(
+    *, company_id: int, since: datetime
+) -> QuerySet[TemplateEvent]:
+    """F9: the company's template category changes to a dearer category (made or
+    announced) since ``since``, newest first."""
+    return (
+        TemplateEvent.objects.filter(
+            company_id=company_id,
+            costs_more=True,
+            kind__in=[TemplateEvent.Kind.CATEGORY, TemplateEvent.Kind.CATEGORY_NOTICE],
+            occurred_at__gte=since,
+        )
+        .select_related("template")
+        .order_by("-occurred_at", "-id")
     )

@@ -169,6 +169,69 @@ class MessageSendSerializer(serializers.Serializer):
         return attrs
 
 
+class ConversationStartSerializer(serializers.Serializer):
+    """Start a conversation: an approved template from one of your numbers to a
+    phone number, which may never have written to you."""
+
+    from_number = serializers.IntegerField(
+        min_value=1,
+        help_text=_(
+            "Id of one of your company's business numbers (a conversation's "
+            "business_number.id)."
+        ),
+    )
+    to = serializers.CharField(
+        max_length=40,
+        help_text=_(
+            "The contact's phone number, international format preferred "
+            "(+34 612 34 56 78); a national number is read in the business "
+            "number's country. Normalised to E.164."
+        ),
+    )
+    template = serializers.IntegerField(
+        min_value=1, help_text=_("Id of an approved template of your company.")
+    )
+    params = serializers.ListField(
+        child=serializers.CharField(max_length=PARAM_MAX_LENGTH),
+        required=False,
+        default=list,
+        help_text=_("Values for the template's {{1}}, {{2}}, ... in order."),
+    )
+    name = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text=_("The contact's name, kept when the contact is new."),
+    )
+    opt_in = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_(
+            "Record now, in your name, that the contact opted in to messages "
+            "from this number (F8)."
+        ),
+    )
+    idempotency_key = serializers.CharField(
+        required=False,
+        max_length=100,
+        help_text=_(
+            "Sending again with the same key returns the first message instead "
+            "of sending twice. May also be given as the Idempotency-Key header."
+        ),
+    )
+
+
+class ConversationStartedSerializer(serializers.Serializer):
+    conversation = ConversationSerializer()
+    message = MessageSerializer()
+    contact_created = serializers.BooleanField(
+        help_text=_("Whether the contact was new to your company.")
+    )
+    conversation_created = serializers.BooleanField(
+        help_text=_("Whether the conversation with this number was new.")
+    )
+
+
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text=_("A stable code, e.g. window_closed."))
     message = serializers.CharField(help_text=_("What went wrong, for people."))

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .exceptions import PayloadError
+from .template_webhooks import TEMPLATE_FIELDS, TemplateUpdate, template_update_parse
 
 SIGNATURE_PREFIX = "sha256="
 # Provider timestamps outside this range are malformed, not events.
@@ -101,6 +102,8 @@ class Change:
 class ParsedPayload:
     changes: list[Change]
     ignored_fields: list[str]
+    # F9: template status and category changes (messaging/template_webhooks.py).
+    template_updates: list[TemplateUpdate] = field(default_factory=list)
 
     @property
     def update_count(self) -> int:
@@ -261,8 +264,9 @@ def _parse_status(status: Any, where: str) -> StatusUpdate:
 def parse_payload(data: Any) -> ParsedPayload:
     """Parse a decoded webhook body; raise PayloadError on anything malformed.
 
-    Changes of other fields than ``messages`` (template or account updates)
-    are kept in the raw delivery and reported as ignored.
+    Template status and category changes are parsed into ``template_updates``;
+    changes of other fields (account updates, …) are kept in the raw delivery
+    and reported as ignored.
     """
     data = _expect(data, dict, "body")
     _storable(data)
@@ -278,6 +282,13 @@ def parse_payload(data: Any) -> ParsedPayload:
             change = _expect(change, dict, where)
             field_name = _text(change, "field", where)
             value = _expect(change.get("value"), dict, f"{where}.value")
+            if field_name in TEMPLATE_FIELDS:
+                parsed.template_updates.append(
+                    template_update_parse(
+                        entry=entry, field=field_name, value=value, where=where
+                    )
+                )
+                continue
             if field_name != "messages":
                 parsed.ignored_fields.append(field_name)
                 continue

@@ -55,6 +55,7 @@ class World:
         tz: str = "UTC",
         tax_rate: Decimal = Decimal("0"),
         license_price: Decimal = Decimal("0"),
+        opted_in: bool = True,
     ):
         self.client = client
         with time_machine.travel(start - timedelta(days=400), tick=False):
@@ -71,6 +72,9 @@ class World:
                 actor=None,
             )
         self.wa_id = wa_id
+        # F8: the contact opted in to B (say, on the company's website) long
+        # before the examples start, so B may write first.
+        self.opted_in_at = start - timedelta(days=30) if opted_in else None
         self.templates = {
             category: MessageTemplateFactory(
                 company=self.company, category=category, body=f"{category} template"
@@ -124,6 +128,16 @@ class World:
                 contact=contact,
                 defaults={"company": self.company},
             )
+            if self.opted_in_at is not None:
+                from messaging.models import ContactOptIn
+                from messaging.services import contact_opt_in_record
+
+                contact_opt_in_record(
+                    contact=contact,
+                    business_number=self.number,
+                    source=ContactOptIn.Source.IMPORT,
+                    at=self.opted_in_at,
+                )
         return self.conversation
 
     def send_template(self, category: str, at: datetime) -> Message:

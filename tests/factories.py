@@ -100,6 +100,7 @@ class LicenseAssignmentFactory(DjangoModelFactory[LicenseAssignment]):
 from messaging.models import (  # noqa: E402
     BusinessNumber,
     Contact,
+    ContactOptIn,
     Conversation,
     MessageTemplate,
 )
@@ -128,12 +129,35 @@ class ContactFactory(DjangoModelFactory[Contact]):
 class ConversationFactory(DjangoModelFactory[Conversation]):
     class Meta:
         model = Conversation
+        skip_postgeneration_save = True
 
     business_number = factory.SubFactory(BusinessNumberFactory)
     company = factory.LazyAttribute(lambda o: o.business_number.company)
     contact = factory.LazyAttribute(
         lambda o: ContactFactory(company=o.business_number.company)
     )
+
+    @factory.post_generation
+    def opted_in(obj, create, extracted, **kwargs):  # noqa: N805
+        """F8: the contact opted in to the number (imported), unless
+        ``opted_in=False``: most tests send business-initiated templates."""
+        if create and extracted is not False:
+            ContactOptInFactory(
+                contact=obj.contact, business_number=obj.business_number
+            )
+
+
+class ContactOptInFactory(DjangoModelFactory[ContactOptIn]):
+    class Meta:
+        model = ContactOptIn
+
+    contact = factory.SubFactory(ContactFactory)
+    business_number = factory.SubFactory(
+        BusinessNumberFactory, company=factory.SelfAttribute("..contact.company")
+    )
+    company = factory.LazyAttribute(lambda o: o.contact.company)
+    source = ContactOptIn.Source.IMPORT
+    opted_in_at = factory.LazyFunction(timezone.now)
 
 
 class MessageTemplateFactory(DjangoModelFactory[MessageTemplate]):

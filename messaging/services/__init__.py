@@ -10,6 +10,19 @@ import from ``messaging.services``; a test that replaces a function a step calls
 patches it where that step looks it up (e.g. ``messaging.services.intake``).
 """
 
+from .contacts import (
+    contact_get_or_create,
+    contact_opt_in_record,
+    contacts_import,
+    opt_ins_from_inbound_record,
+    phone_parse,
+    phone_refusal_message,
+)
+from .conversations import (
+    StartedConversation,
+    conversation_get_or_create,
+    conversation_start,
+)
 from .inbound import inbound_messages_record
 from .inbox import conversation_assign, conversation_mark_read
 from .intake import (
@@ -29,10 +42,21 @@ from .statuses import (
     status_orphans_link,
     status_updates_record,
 )
+from .template_events import template_events_record
 
 __all__ = [
     "conversation_assign",
     "conversation_mark_read",
+    "StartedConversation",
+    "contact_get_or_create",
+    "contact_opt_in_record",
+    "contacts_import",
+    "conversation_get_or_create",
+    "conversation_start",
+    "opt_ins_from_inbound_record",
+    "phone_parse",
+    "phone_refusal_message",
+    "template_events_record",
     "deliveries_retry",
     "delivery_process",
     "delivery_reprocess",

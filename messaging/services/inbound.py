@@ -8,6 +8,7 @@ from django.db.models.functions import Coalesce, Greatest
 from .. import rules
 from ..models import BusinessNumber, Contact, Conversation, Message
 from ..webhooks import Change
+from .contacts import opt_ins_from_inbound_record
 
 
 def inbound_messages_record(*, number: BusinessNumber, change: Change) -> int:
@@ -52,6 +53,14 @@ def inbound_messages_record(*, number: BusinessNumber, change: Change) -> int:
         ],
         ignore_conflicts=True,
     )
+    # F8: writing to the number is the contact's opt-in to it.
+    first_inbound: dict[int, datetime] = {}
+    for m in change.messages:
+        contact_id = contacts[m.from_wa_id].pk
+        first_inbound[contact_id] = min(
+            first_inbound.get(contact_id, m.timestamp), m.timestamp
+        )
+    opt_ins_from_inbound_record(number=number, first_inbound=first_inbound)
     latest: dict[int, datetime] = {}
     for m in change.messages:
         conv = conversations[m.from_wa_id]

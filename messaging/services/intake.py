@@ -22,6 +22,7 @@ from ..models import BusinessNumber, WebhookDelivery
 from ..webhooks import parse_payload, signature_is_valid
 from .inbound import inbound_messages_record
 from .statuses import status_orphans_link, status_updates_record
+from .template_events import template_events_record
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +153,10 @@ def delivery_process(*, delivery_id: int) -> WebhookDelivery:
                 "ignored_fields": parsed.ignored_fields,
                 "unknown_wamids": sum(len(w) for w in orphans.values()),
             }
+            if parsed.template_updates:
+                delivery.result["templates"] = template_events_record(
+                    updates=parsed.template_updates, delivery=delivery
+                )
             delivery.status = (
                 WebhookDelivery.Status.UNMATCHED
                 if unknown

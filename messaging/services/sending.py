@@ -19,12 +19,15 @@ from .. import rules
 from ..exceptions import (
     IdempotencyKeyReused,
     InvalidMessage,
+    OptInMissing,
+    TemplateDisabled,
     TemplateNotSendable,
+    TemplatePaused,
     WindowClosed,
 )
 from ..locks import conversation_lock
 from ..models import PLACEHOLDER_RE, Conversation, Message, MessageTemplate
-from ..selectors import last_inbound_at
+from ..selectors import contact_opted_in, last_inbound_at
 from .statuses import message_delivery_refresh, status_orphans_link
 
 
@@ -88,6 +91,27 @@ def _refusal_error(
                 "given": len(params or []),
             }
         )
+    if refusal == rules.SendRefusal.TEMPLATE_PAUSED:
+        return TemplatePaused(
+            _(
+                "Template %(name)s is paused by WhatsApp because of its quality; it "
+                "cannot be sent until WhatsApp approves it again."
+            )
+            % {"name": template.name}
+        )
+    if refusal == rules.SendRefusal.TEMPLATE_DISABLED:
+        return TemplateDisabled(
+            _("Template %(name)s is disabled by WhatsApp and can no longer be sent.")
+            % {"name": template.name}
+        )
+    if refusal == rules.SendRefusal.OPT_IN_MISSING:
+        return OptInMissing(
+            _(
+                "This contact has not opted in to messages from this number. Record "
+                "their opt-in (contacts page or import) before sending a template "
+                "outside the customer service window."
+            )
+        )
     return InvalidMessage(_("A message needs some text."))
 
 
@@ -119,6 +143,10 @@ def message_send(
         # check see each other (locks.conversation_lock).
         conversation = conversation_lock(conversation.pk)
         at = timezone.now()
+        if template is not None:
+            # Its state as stored now: a pause or a category change reported by
+            # the provider since the caller loaded it counts (F9).
+            template = MessageTemplate.objects.get(pk=template.pk)
         # Checked before a stored answer is replayed, too: a key is no way round A4.
         send_permission_check(user=sender, company=conversation.company, at=at)
         fingerprint = rules.send_fingerprint(
@@ -148,12 +176,23 @@ def message_send(
             )
         latest_in = last_inbound_at(conversation=conversation, at=at)
         window_open = rules.window_is_open(last_inbound_at=latest_in, at=at)
+        # F8: the opt-in is read only when it can matter.
+        opt_in_required = conversation.company.whatsapp_opt_in_required
+        opted_in = (
+            template is None
+            or window_open
+            or not opt_in_required
+            or contact_opted_in(conversation=conversation)
+        )
         refusal = rules.send_refusal(
             is_template=template is not None,
             window_open=window_open,
             text=text,
             template_approved=template is not None
             and template.status == MessageTemplate.Status.APPROVED,
+            template_status=template.status if template is not None else "",
+            opted_in=opted_in,
+            opt_in_required=opt_in_required,
             template_same_company=template is None
             or template.company_id == conversation.company_id,
             placeholders=template.placeholder_count if template else 0,

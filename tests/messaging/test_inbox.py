@@ -612,7 +612,7 @@ def test_a_template_no_longer_approved_shows_the_services_refusal(
 ):
     conversation = conversation_with(number, last_inbound_at=T - timedelta(hours=1))
     template = MessageTemplateFactory(
-        company=number.company, status="paused", body="Hi"
+        company=number.company, status="rejected", body="Hi"
     )
     client.force_login(agent)
     response = post_send(client, conversation, template=template.pk)

@@ -19,20 +19,69 @@ AFTER = [("messaging", "0003_status_event_company_and_idempotency_scope")]
 T = datetime(2026, 10, 6, 9, tzinfo=UTC)
 
 
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
 @pytest.fixture(autouse=True)
-def _back_to_the_latest_schema():
-    """Every later test runs on the latest schema again."""
+def _latest_schema_after():
+    """Leave the database at the latest migrations for the tests that follow."""
     yield
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
+def test_contacts_who_wrote_opt_in_from_their_first_inbound_message():
+    # given the schema before opt-ins: a contact who wrote twice to one number,
+    # and one who only ever received a template
+    apps = migrate(
+        [("accounts", "0005_company_whatsapp_opt_in_required")]
+        + [("messaging", "0005_contact_opt_ins_and_template_events")]
+    )
+    Company = apps.get_model("accounts", "Company")
+    Number = apps.get_model("messaging", "BusinessNumber")
+    Contact = apps.get_model("messaging", "Contact")
+    Conversation = apps.get_model("messaging", "Conversation")
+    Message = apps.get_model("messaging", "Message")
+    acme = Company.objects.create(name="Acme", slug="acme-optin")
+    number = Number.objects.create(
+        company=acme, phone_number_id="PN-O", display_phone_number="34910000001"
+    )
+    wrote = Conversation.objects.create(
+        company=acme,
+        business_number=number,
+        contact=Contact.objects.create(company=acme, wa_id="34600000001"),
+    )
+    silent = Conversation.objects.create(
+        company=acme,
+        business_number=number,
+        contact=Contact.objects.create(company=acme, wa_id="34600000002"),
+    )
+    for i, (conversation, direction, hours) in enumerate(
+        [(wrote, "in", 5), (wrote, "in", 2), (wrote, "out", 1), (silent, "out", 0)]
+    ):
+        Message.objects.create(
+            company=acme,
+            conversation=conversation,
+            direction=direction,
+            type="text",
+            wamid=f"wamid.MIG{i}",
+            provider_timestamp=T.replace(hour=hours),
+            status="received" if direction == "in" else "delivered",
+        )
+    # when
+    apps = migrate([("messaging", "0006_opt_ins_from_existing_inbound_messages")])
+    # then
+    OptIn = apps.get_model("messaging", "ContactOptIn")
+    assert list(
+        OptIn.objects.values_list(
+            "contact__wa_id", "business_number_id", "source", "opted_in_at"
+        )
+    ) == [("34600000001", number.pk, "inbound", T.replace(hour=2))]
 
 
 def test_status_events_get_the_company_of_their_message_or_of_their_number():

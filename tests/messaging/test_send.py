@@ -59,12 +59,21 @@ def test_a_revoked_user_can_not_send(conversation, agent):
         send(sender=agent, conversation=conversation, template=template)
 
 
-@pytest.mark.parametrize("status", ["pending", "rejected", "paused"])
-def test_only_approved_templates_are_sent(conversation, agent, status):
+@pytest.mark.parametrize(
+    "status,words",
+    [
+        ("pending", "only approved templates"),
+        ("rejected", "only approved templates"),
+        ("in_appeal", "only approved templates"),
+        ("paused", "paused by WhatsApp"),
+        ("disabled", "disabled by WhatsApp"),
+    ],
+)
+def test_only_approved_templates_are_sent(conversation, agent, status, words):
     template = MessageTemplateFactory(
         company=conversation.company, status=status, body="Hi"
     )
-    with pytest.raises(TemplateNotSendable, match="only approved templates"):
+    with pytest.raises(TemplateNotSendable, match=words):
         send(sender=agent, conversation=conversation, template=template)
     assert not Message.objects.exists()
 

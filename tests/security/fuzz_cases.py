@@ -73,6 +73,13 @@ def schema_grounded(raw: dict) -> dict:
         "nullable": True,
     }
     body["params"]["maxItems"] = 2
+    start = grounded["components"]["schemas"]["ConversationStart"]["properties"]
+    start["from_number"] = {
+        "type": "integer",
+        "enum": symbols(SYMBOLS["business_number"]),
+    }
+    start["template"] = {"type": "integer", "enum": symbols(template_symbols())}
+    start["params"]["maxItems"] = 2
     return grounded
 
 
@@ -158,15 +165,24 @@ def generate() -> dict:
         for result in source.get_all_operations():
             _collect(result.ok(), mode, cases, counts)
     # Explicit cases: real sends of text and of a template to A's conversation,
-    # so answers to successful sends are always among the checked ones.
-    for body in (
-        {"conversation": 1, "text": "Fuzzed hello"},
-        {"conversation": 1, "template": 1},
+    # and a conversation started with a new number, so answers to successful
+    # sends are always among the checked ones.
+    for operation, body in (
+        ("POST /api/messages/", {"conversation": 1, "text": "Fuzzed hello"}),
+        ("POST /api/messages/", {"conversation": 1, "template": 1}),
+        (
+            "POST /api/conversations/",
+            {"from_number": 1, "to": "+34 699 11 22 33", "template": 1, "opt_in": True},
+        ),
+        (
+            "POST /api/conversations/",
+            {"from_number": 1, "to": "+34 699 11 22 44", "template": 1},
+        ),
     ):
         cases.append(
             {
                 "mode": "grounded",
-                "operation": "POST /api/messages/",
+                "operation": operation,
                 "path_parameters": None,
                 "headers": None,
                 "cookies": None,

@@ -182,6 +182,8 @@ def ground(case, a: Tenant, b: Tenant) -> None:
         for kind in ("conversation", "template"):
             if kind in case.body:
                 case.body[kind] = real(kind, case.body[kind])
+        if "from_number" in case.body:
+            case.body["from_number"] = real("business_number", case.body["from_number"])
 
 
 @pytest.fixture(scope="module")
@@ -294,7 +296,7 @@ def test_api_answers_as_documented(
     assert fuzzer.findings == {}, "\n\n".join(
         f"{k}\n{v}" for k, v in fuzzer.findings.items()
     )
-    assert len(operations) == 11
+    assert len(operations) == 12
     assert operations == {
         f"{method.upper()} {path}"
         for path, methods in schema.raw_schema["paths"].items()
@@ -327,8 +329,11 @@ def test_api_answers_as_documented(
         assert fuzzer.statuses[("POST /api/messages/", 403)] > 0
     if auth == "licensed":
         assert fuzzer.statuses[("POST /api/messages/", 201)] > 0
+        assert fuzzer.statuses[("POST /api/conversations/", 201)] > 0
+        assert fuzzer.statuses[("POST /api/conversations/", 409)] > 0
     if auth == "unlicensed":
         assert fuzzer.statuses[("POST /api/messages/", 403)] > 0
+        assert fuzzer.statuses[("POST /api/conversations/", 403)] > 0
 
 
 # --- Known findings, reproduced ------------------------------------------------------

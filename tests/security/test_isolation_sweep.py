@@ -110,6 +110,9 @@ class Spec:
     ok: int = 200
     # Whether a sweep request may write (a send): counted and checked.
     sends: bool = False
+    # What a portal POST answers with another company's id in its body only:
+    # a redirect with the form error, or the form shown again with it.
+    refused: int = 302
 
 
 ROUTES: dict[str, Spec] = {
@@ -122,6 +125,10 @@ ROUTES: dict[str, Spec] = {
     "conversation-read": Spec(PORTAL, "POST", ok=302),
     "conversation-assign": Spec(PORTAL, "POST", ok=302),
     "conversation-cost": Spec(PORTAL),
+    "conversation-new": Spec(PORTAL),
+    "contacts": Spec(PORTAL),
+    "contact-import": Spec(BILLING),
+    "contact-opt-in": Spec(PORTAL, "POST", ok=302),
     "licensing:licenses": Spec(BILLING),
     "licensing:license-request": Spec(PORTAL),
     "licensing:license-request-approve": Spec(BILLING, "POST", ok=302),
@@ -155,6 +162,20 @@ ROUTES: dict[str, Spec] = {
     "api-usage": Spec(BILLING_API),
 }
 
+# Routes that answer a second method, swept as a route of their own.
+SECOND_METHODS: dict[str, Spec] = {
+    "api-conversation-list": Spec(API, "POST", ok=201, sends=True),
+    "conversation-new": Spec(PORTAL, "POST", ok=302, sends=True, refused=200),
+}
+
+
+def specs_of(route: "Route") -> list[Spec]:
+    """Every method of ``route`` the sweep requests."""
+    return [ROUTES[route.name]] + (
+        [SECOND_METHODS[route.name]] if route.name in SECOND_METHODS else []
+    )
+
+
 # Where each kind of id comes from, for one tenant.
 OBJECTS: dict[str, Callable[[Tenant], int]] = {
     "conversation": lambda t: t.conversation.pk,
@@ -162,6 +183,8 @@ OBJECTS: dict[str, Callable[[Tenant], int]] = {
     "usage_line": lambda t: t.usage_line.pk,
     "credit_note": lambda t: t.credit_note.pk,
     "template": lambda t: t.world.templates["utility"].pk,
+    "business_number": lambda t: t.world.number.pk,
+    "contact": lambda t: t.conversation.contact.pk,
     "license_request": lambda t: t.license_request.pk,
     "agent": lambda t: t.agent.pk,
 }
@@ -175,6 +198,7 @@ PARAM_IDS: dict[tuple[str, str], str] = {
     ("conversation-read", "pk"): "conversation",
     ("conversation-assign", "pk"): "conversation",
     ("conversation-cost", "pk"): "conversation",
+    ("contact-opt-in", "pk"): "contact",
     ("billing:invoice", "pk"): "invoice",
     ("billing:invoice-line", "pk"): "invoice",
     ("billing:invoice-line", "line_pk"): "usage_line",
@@ -200,13 +224,37 @@ BODY_IDS: dict[tuple[str, str], str] = {
     ("conversation-assign", "assignee"): "agent",
     ("api-message-create", "conversation"): "conversation",
     ("api-message-create", "template"): "template",
+    ("api-conversation-list", "from_number"): "business_number",
+    ("api-conversation-list", "template"): "template",
+    ("conversation-new", "business_number"): "business_number",
+    ("conversation-new", "template"): "template",
+    ("contact-opt-in", "business_number"): "business_number",
 }
 
 _keys = count(1)
 
 
 def body_for(name: str, ids: Callable[[str], int]) -> dict | None:
-    """The POST body of ``name``: a valid send of the utility template."""
+    """The POST body of ``name``: a valid send of the utility template (to a new
+    number each time, for a conversation start)."""
+    if name == "conversation-new":
+        return {
+            "idempotency_key": str(uuid.UUID(int=next(_keys))),
+            "business_number": ids(BODY_IDS[(name, "business_number")]),
+            "to": f"+3469900{next(_keys):04d}",
+            "template": ids(BODY_IDS[(name, "template")]),
+            "opt_in": "on",
+        }
+    if name == "contact-opt-in":
+        return {"business_number": ids(BODY_IDS[(name, "business_number")])}
+    if name == "api-conversation-list":
+        return {
+            "from_number": ids(BODY_IDS[(name, "from_number")]),
+            "to": f"+3469900{next(_keys):04d}",
+            "template": ids(BODY_IDS[(name, "template")]),
+            "opt_in": True,
+            "idempotency_key": f"sweep-{next(_keys)}",
+        }
     if name == "conversation-send":
         return {
             "idempotency_key": str(uuid.UUID(int=next(_keys))),
@@ -259,6 +307,7 @@ def test_every_route_is_classified():
     assert set(ROUTES) - names == set()
     assert {name for name, _ in PARAM_IDS} - names == set()
     assert {name for name, _ in BODY_IDS} - names == set()
+    assert set(SECOND_METHODS) - names == set()
 
 
 def test_every_id_parameter_is_mapped():
@@ -309,14 +358,22 @@ class Sweeper:
             self.clients[user.pk].force_login(user)
         return self.clients[user.pk], {}
 
-    def request(self, who, user, tenant, route: Route, ids: Callable[[str], int]):
-        spec = ROUTES[route.name]
+    def request(
+        self,
+        who,
+        user,
+        tenant,
+        route: Route,
+        ids: Callable[[str], int],
+        spec: Spec | None = None,
+    ):
+        spec = spec or ROUTES[route.name]
         url = reverse(
             route.name,
             kwargs={p: ids(PARAM_IDS[(route.name, p)]) for p in route.params},
         )
         client, headers = self.client(user, spec, tenant)
-        body = body_for(route.name, ids)
+        body = body_for(route.name, ids) if spec.method == "POST" else None
         self.requests += 1
         try:
             if spec.method == "GET":
@@ -380,25 +437,32 @@ def test_company_b_never_reaches_company_a_objects(tenants, capsys):
     cs = StaffUserFactory()
     sweep = Sweeper()
     routes = sweepable(swept_routes())
-    with_params = [r for r in routes if r.params or ROUTES[r.name].method == "POST"]
+    with_params = [
+        (r, spec)
+        for r in routes
+        for spec in specs_of(r)
+        if r.params or spec.method == "POST"
+    ]
     sent_before = Message.objects.count()
     expected_sends = 0
     with time_machine.travel(AFTER, tick=False):
-        for route in with_params:
-            spec = ROUTES[route.name]
+        for route, spec in with_params:
 
             def own(k):
                 return OBJECTS[k](a)
 
+            def request(who, user, tenant, route, ids, spec=spec):
+                return sweep.request(who, user, tenant, route, ids, spec)
+
             # Positive control: A's own user gets the page with A's ids.
             owner = a.admin if spec.kind in ADMIN_KINDS else a.agent
-            response = sweep.request("A's owner", owner, a, route, own)
+            response = request("A's owner", owner, a, route, own)
             sweep.expect("A's owner", response, spec.ok)
             expected_sends += spec.sends
             # A missing id is a 404 for the owner too, not a 500.
             for param in route.params:
                 key = PARAM_IDS[(route.name, param)]
-                response = sweep.request(
+                response = request(
                     f"A's owner, no such {key}",
                     owner,
                     a,
@@ -412,19 +476,23 @@ def test_company_b_never_reaches_company_a_objects(tenants, capsys):
                     continue
                 if not list(_mixes(route, a, b)):
                     # No id to steal: B acts on its own company only (checked below).
-                    response = sweep.request(who, user, b, route, lambda k: 0)
+                    response = request(who, user, b, route, lambda k: 0)
                     sweep.expect(who, response, spec.ok)
                 for label, ids, path_foreign in _mixes(route, a, b):
-                    response = sweep.request(f"{who}, {label}", user, b, route, ids)
+                    response = request(f"{who}, {label}", user, b, route, ids)
                     # An id of A only in the body: the portal shows the form error.
-                    status = 404 if path_foreign or spec.kind in TOKEN_KINDS else 302
+                    status = (
+                        404
+                        if path_foreign or spec.kind in TOKEN_KINDS
+                        else spec.refused
+                    )
                     sweep.expect(f"{who}, {label}", response, status)
             # (b) A's agent on billing routes: 403.
             if spec.kind in ADMIN_KINDS:
-                response = sweep.request("A's agent", a.agent, a, route, own)
+                response = request("A's agent", a.agent, a, route, own)
                 sweep.expect("A's agent", response, 403)
             # (c) Anonymous: the login page (portal) or 401 (API).
-            response = sweep.request("anonymous", None, a, route, own)
+            response = request("anonymous", None, a, route, own)
             if spec.kind in TOKEN_KINDS:
                 sweep.expect("anonymous", response, 401)
             else:
@@ -432,7 +500,7 @@ def test_company_b_never_reaches_company_a_objects(tenants, capsys):
                     "anonymous", response, 302, resolve_url(settings.LOGIN_URL)
                 )
             # Customer Success staff (no company) work in the admin site.
-            response = sweep.request("CS staff", cs, a, route, own)
+            response = request("CS staff", cs, a, route, own)
             if spec.kind == API:
                 sweep.expect("CS staff", response, 404)
             elif spec.kind == BILLING_API:

@@ -27,7 +27,11 @@ from messaging.models import (
     WebhookDelivery,
 )
 from tests import whatsapp
-from tests.factories import BusinessNumberFactory, ConversationFactory
+from tests.factories import (
+    BusinessNumberFactory,
+    ConversationFactory,
+    MessageTemplateFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -167,6 +171,15 @@ def _world_for(sample: dict) -> None:
     for entry in sample["entry"]:
         for change in entry["changes"]:
             value = change["value"]
+            if "metadata" not in value:
+                # A template webhook (F9): the account's number and the template.
+                number = BusinessNumberFactory(waba_id=str(entry["id"]))
+                MessageTemplateFactory(
+                    company=number.company,
+                    name=value["message_template_name"],
+                    language=value["message_template_language"],
+                )
+                continue
             number = BusinessNumberFactory(
                 phone_number_id=value["metadata"]["phone_number_id"]
             )
