@@ -1,3 +1,4 @@
+import time
 from datetime import timedelta
 
 from celery import shared_task
@@ -19,8 +20,25 @@ from . import sandbox, services
     acks_late=True,
 )
 def delivery_process_task(self, delivery_id: int) -> dict:
-    delivery = services.delivery_process(delivery_id=delivery_id)
-    return {"delivery": delivery.pk, "status": delivery.status}
+    """Process a stored delivery. On a worker where deliveries are batched
+    (PostgreSQL, the Redis cache) it first processes every received delivery
+    waiting, in batches of ``WHATSAPP_WEBHOOK_BATCH_SIZE`` (one task for many
+    POSTs, see ``services.intake._delivery_process_enqueue``); its own delivery
+    is then already done, unless it had failed before (a retry by the beat)."""
+    processed = 0
+    if not self.request.is_eager and services.deliveries_batched():
+        services.deliveries_wake_reset()
+        limit = settings.WHATSAPP_WEBHOOK_BATCH_SIZE
+        deadline = time.monotonic() + settings.WHATSAPP_WEBHOOK_DRAIN_SECONDS
+        while claimed := services.deliveries_process_waiting(limit=limit):
+            processed += claimed
+            if time.monotonic() > deadline:
+                # More may wait, stored before the flag was lowered: leave
+                # them to a fresh task so this worker's slot turns over.
+                self.delay(delivery_id)
+                break
+    delivery = services.delivery_process(delivery_id=delivery_id, pending_only=True)
+    return {"delivery": delivery.pk, "status": delivery.status, "batched": processed}
 
 
 @shared_task

@@ -12,7 +12,10 @@ patches it where that step looks it up (e.g. ``messaging.services.intake``).
 
 from .inbound import inbound_messages_record
 from .intake import (
+    deliveries_batched,
+    deliveries_process_waiting,
     deliveries_retry,
+    deliveries_wake_reset,
     delivery_process,
     delivery_reprocess,
     webhook_receive,
@@ -20,18 +23,23 @@ from .intake import (
 from .sending import message_send, outbound_message_record, template_render
 from .statuses import (
     message_delivery_refresh,
+    status_batches_record,
     status_orphans_link,
     status_updates_record,
 )
 
 __all__ = [
+    "deliveries_batched",
+    "deliveries_process_waiting",
     "deliveries_retry",
+    "deliveries_wake_reset",
     "delivery_process",
     "delivery_reprocess",
     "inbound_messages_record",
     "message_delivery_refresh",
     "message_send",
     "outbound_message_record",
+    "status_batches_record",
     "status_orphans_link",
     "status_updates_record",
     "template_render",
