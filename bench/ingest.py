@@ -451,6 +451,7 @@ def main():
         ],
         cwd=ROOT,
         env=env,
+        stdout=subprocess.DEVNULL,  # the banner
     )
     load = Load(args.port, args.clients, args.seconds, args.python_client)
     try:

@@ -66,4 +66,21 @@ def messages_lock_any(wamids: Iterable[str]) -> list[Message]:
         Message.objects.select_for_update(no_key=True)
         .filter(wamid__in=wamids)
         .order_by("pk")
+        .only(*_DELIVERY_FIELDS)
     )
+
+
+# What deriving a message's delivery state reads (statuses.message_delivery_refresh);
+# the rest of the row (body, raw payload) is not loaded.
+_DELIVERY_FIELDS = (
+    "company_id",
+    "wamid",
+    "status",
+    "sent_at",
+    "delivered_at",
+    "read_at",
+    "failed_at",
+    "error_code",
+    "error_title",
+    "pricing",
+)

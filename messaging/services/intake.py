@@ -236,36 +236,39 @@ def deliveries_process_waiting(*, limit: int) -> int:
     PostgreSQL only (``deliveries_batched``).
     """
     alone: list[int] = []
-    with transaction.atomic():
-        claimed = deliveries_claim(limit)
-        batch = []
-        statuses = 0
-        for pk, body in claimed:
-            try:
-                parsed = parse_payload(_json_load(body))
-            except Exception:
-                alone.append(pk)
-                continue
-            size = sum(len(c.statuses) for c in parsed.changes)
-            if any(c.messages for c in parsed.changes) or (
-                batch and statuses + size > _BATCH_STATUSES
-            ):
-                alone.append(pk)
-                continue
-            statuses += size
-            batch.append((pk, parsed))
-        try:
-            with transaction.atomic():
-                _deliveries_batch_record(batch)
-        except Exception as exc:
-            if isinstance(exc, DatabaseError) and not connection.is_usable():
-                raise  # the database is gone: the task is retried
-            logger.warning(
-                "A batch of %d deliveries failed (%s); processing them one by one",
-                len(batch),
-                type(exc).__name__,
-            )
-            alone.extend(pk for pk, _ in batch)
+    claimed: list[tuple[int, str]] = []
+    try:
+        with transaction.atomic():
+            claimed = deliveries_claim(limit)
+            batch = []
+            statuses = 0
+            for pk, body in claimed:
+                try:
+                    parsed = parse_payload(_json_load(body))
+                except Exception:
+                    alone.append(pk)
+                    continue
+                size = sum(len(c.statuses) for c in parsed.changes)
+                if any(c.messages for c in parsed.changes) or (
+                    batch and statuses + size > _BATCH_STATUSES
+                ):
+                    alone.append(pk)
+                    continue
+                statuses += size
+                batch.append((pk, parsed))
+            _deliveries_batch_record(batch)
+    except Exception as exc:
+        if not claimed or (
+            isinstance(exc, DatabaseError) and not connection.is_usable()
+        ):
+            raise  # nothing claimed, or the database is gone: the task is retried
+        # Rolled back as a whole (no savepoint per batch): each one alone.
+        logger.warning(
+            "A batch of %d deliveries failed (%s); processing them one by one",
+            len(claimed),
+            type(exc).__name__,
+        )
+        alone = [pk for pk, _ in claimed]
     for pk in sorted(alone):
         try:
             delivery_process(delivery_id=pk, pending_only=True)
