@@ -335,9 +335,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = WHATSAPP_WEBHOOK_MAX_BYTES
 # this many times in all; then it is a dead letter, listed in the admin.
 WHATSAPP_WEBHOOK_MAX_ATTEMPTS = env.int("WHATSAPP_WEBHOOK_MAX_ATTEMPTS", default=20)
 # On PostgreSQL with the Redis cache a worker processes the deliveries waiting
-# together: up to this many per transaction, for up to this many seconds per
-# task (then a fresh task goes on).
+# together: up to this many per transaction; after a batch that was not full it
+# waits this long for the next to fill; it stops after this long without any
+# delivery, or after this long in all (then a fresh task goes on).
 WHATSAPP_WEBHOOK_BATCH_SIZE = env.int("WHATSAPP_WEBHOOK_BATCH_SIZE", default=100)
+WHATSAPP_WEBHOOK_POLL_SECONDS = env.float("WHATSAPP_WEBHOOK_POLL_SECONDS", default=0.02)
+WHATSAPP_WEBHOOK_DRAIN_IDLE_SECONDS = env.float(
+    "WHATSAPP_WEBHOOK_DRAIN_IDLE_SECONDS", default=0.5
+)
 WHATSAPP_WEBHOOK_DRAIN_SECONDS = env.float(
     "WHATSAPP_WEBHOOK_DRAIN_SECONDS", default=10.0
 )

@@ -130,10 +130,11 @@ def _delivery_process_enqueue(delivery_id: int) -> None:
     error to the provider (deliveries_retry picks it up).
 
     Where deliveries are batched, a task processes every delivery waiting when it
-    runs, so only the POST that raises the wake-up flag enqueues one; the task
-    lowers the flag before it claims anything, so a delivery stored while the
-    flag was up is claimed by it (or by another worker). With the cache down
-    the flag reads as lowered and every POST tries to enqueue, as before."""
+    runs, so only the POST that raises the wake-up flag enqueues one; while the
+    flag is up a worker is claiming, and it claims once more after lowering it,
+    so a delivery stored while the flag was up is claimed by it (or by another
+    worker). With the cache down the flag reads as lowered and every POST tries
+    to enqueue, as before."""
     from ..tasks import delivery_process_task
 
     try:
@@ -155,9 +156,15 @@ def _delivery_process_enqueue(delivery_id: int) -> None:
         )
 
 
+def deliveries_wake_hold() -> None:
+    """Hold the wake-up flag up: a worker claiming deliveries in a loop takes
+    those the POSTs store meanwhile, so they need not enqueue a task."""
+    cache.set(_WAKE_KEY, 1, timeout=_WAKE_SECONDS)
+
+
 def deliveries_wake_reset() -> None:
-    """Lower the wake-up flag: called by the task before it claims deliveries,
-    so the next POST enqueues a task again."""
+    """Lower the wake-up flag: the worker then claims once more (what was stored
+    before is taken) and the next POST enqueues a task again."""
     cache.delete(_WAKE_KEY)
 
 
