@@ -452,7 +452,7 @@ def main():
     _recreate(db_url)
     env = _env(db_url, redis_url)
     pool = int(args.max_rate * args.seconds)
-    big = {size: max(20, 20 * pool // size) for size in sizes}
+    big = {size: max(20, 20_000 // size) for size in sizes}  # 20,000 updates
     messages = args.rounds * pool + sum(n * s for s, n in big.items())
     pnid = prepare(env, messages)
     subprocess.run(
