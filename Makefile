@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test install lint format run-worker run-beat bench-billing bench-portal clean
+.PHONY: demo test install lint format run-worker run-beat bench-billing bench-portal bench-ingest clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench-billing: $(STAMP)
 
 bench-portal: $(STAMP)
 	DATABASE_URL=$(BENCH_DB) $(BIN)/python bench/portal.py $(BENCH_ARGS)
+
+# Webhook ingestion beside a one-INSERT view (recreates wa_bench_ingest; needs Redis).
+BENCH_REDIS ?= redis://127.0.0.1:6379/9
+bench-ingest: $(STAMP)
+	DATABASE_URL=$(BENCH_DB) REDIS_URL=$(BENCH_REDIS) $(BIN)/python bench/ingest.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

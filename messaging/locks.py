@@ -19,6 +19,19 @@ def delivery_lock(pk: int) -> WebhookDelivery:
     return WebhookDelivery.objects.select_for_update(no_key=True).get(pk=pk)
 
 
+def deliveries_claim(limit: int) -> list[tuple[int, str]]:
+    """Lock and return (pk, body) of up to ``limit`` received deliveries that no
+    other transaction holds, oldest first: concurrent workers each claim their
+    own (FOR NO KEY UPDATE SKIP LOCKED), so a delivery is processed by one of
+    them. PostgreSQL only (``has_select_for_update_skip_locked``)."""
+    return list(
+        WebhookDelivery.objects.select_for_update(skip_locked=True, no_key=True)
+        .filter(status=WebhookDelivery.Status.RECEIVED)
+        .order_by("pk")
+        .values_list("pk", "body")[:limit]
+    )
+
+
 def conversation_lock(pk: int) -> Conversation:
     """Lock and return a conversation with its number, contact and company.
 
@@ -42,13 +55,35 @@ def messages_lock(wamids: Iterable[str], *, company_id: int) -> list[Message]:
     in SQL makes the planner AND a bitmap of all the company's messages. A
     wamid of another company's message locks that row too but never returns it.
     """
-    return [
-        m
-        for m in Message.objects.select_for_update(no_key=True)
+    return [m for m in messages_lock_any(wamids) if m.company_id == company_id]
+
+
+def messages_lock_any(wamids: Iterable[str]) -> list[Message]:
+    """Lock the messages with these wamids, whatever their company, by pk (as
+    ``messages_lock``): for a batch of statuses posted for several companies,
+    each matched to its own company's messages by the caller."""
+    return list(
+        Message.objects.select_for_update(no_key=True)
         .filter(wamid__in=wamids)
         .order_by("pk")
-        if m.company_id == company_id
-    ]
+        .only(*_DELIVERY_FIELDS)
+    )
+
+
+# What deriving a message's delivery state reads (statuses.message_delivery_refresh);
+# the rest of the row (body, raw payload) is not loaded.
+_DELIVERY_FIELDS = (
+    "company_id",
+    "wamid",
+    "status",
+    "sent_at",
+    "delivered_at",
+    "read_at",
+    "failed_at",
+    "error_code",
+    "error_title",
+    "pricing",
+)
 
 
 def template_lock(pk: int) -> MessageTemplate:

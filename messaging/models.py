@@ -427,14 +427,15 @@ class WebhookDelivery(models.Model):
     )
     # The exact bytes that were signed, decoded as UTF-8 (JSON is UTF-8).
     body = models.TextField(_("raw body"))
-    # A provider retry of the same POST has the same hash and is not processed twice.
-    body_sha256 = models.CharField(max_length=64, unique=True)
+    # A provider retry of the same POST has the same hash and is not processed
+    # twice (unique: the constraint below, which the intake's INSERT … ON
+    # CONFLICT names).
+    body_sha256 = models.CharField(max_length=64)
     status = models.CharField(
         _("status"),
         max_length=20,
         choices=Status.choices,
         default=Status.RECEIVED,
-        db_index=True,
     )
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
@@ -446,6 +447,23 @@ class WebhookDelivery(models.Model):
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
         ordering = ["-received_at", "-id"]
+        # Every POST inserts a row and updates it once processed: only the
+        # indexes the intake and the workers need (no pattern-ops copies of the
+        # hash and the status, no index of processed rows).
+        constraints = [
+            models.UniqueConstraint(
+                fields=["body_sha256"], name="messaging_delivery_body_once"
+            )
+        ]
+        indexes = [
+            # The workers' claim (received, by id) and the beat's retries and
+            # the dead letters (failed).
+            models.Index(
+                fields=["id"],
+                name="messaging_delivery_pending",
+                condition=models.Q(status__in=["received", "failed"]),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Delivery {self.pk} ({self.get_status_display()})"

@@ -95,8 +95,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for the writer lock instead of failing at once (demo server + eager tasks).
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 else:
+    # Django's backend, with the health check of a connection used within the
+    # last DATABASE_HEALTH_CHECK_IDLE_SECONDS left out (config/postgresql/).
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "config.postgresql"
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASE_HEALTH_CHECK_IDLE_SECONDS = env.float(
+    "DJANGO_CONN_HEALTH_CHECK_IDLE", default=1.0
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -192,6 +199,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes every database connection before and after each
+# task unless this is set (a reconnection per task, ~5 ms): workers keep their
+# connections like the web does, by CONN_MAX_AGE, CONN_HEALTH_CHECKS and
+# errors (config/celery_app.py applies Django's own rules around each task).
+CELERY_DB_REUSE_MAX = 10**9
 # Publishing fails fast when the broker is down (a request must not hang on it):
 # a short connect timeout and two quick retries. What could not be enqueued is
 # enqueued again by the sweeps below (accounts/queueing.py).
@@ -360,6 +372,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = WHATSAPP_WEBHOOK_MAX_BYTES
 # A stored delivery whose processing failed is retried by the beat (every 5 min)
 # this many times in all; then it is a dead letter, listed in the admin.
 WHATSAPP_WEBHOOK_MAX_ATTEMPTS = env.int("WHATSAPP_WEBHOOK_MAX_ATTEMPTS", default=20)
+# On PostgreSQL with the Redis cache a worker processes the deliveries waiting
+# together: up to this many per transaction; after a batch that was not full it
+# waits this long for the next to fill; it stops after this long without any
+# delivery, or after this long in all (then a fresh task goes on).
+WHATSAPP_WEBHOOK_BATCH_SIZE = env.int("WHATSAPP_WEBHOOK_BATCH_SIZE", default=100)
+WHATSAPP_WEBHOOK_POLL_SECONDS = env.float("WHATSAPP_WEBHOOK_POLL_SECONDS", default=0.05)
+WHATSAPP_WEBHOOK_DRAIN_IDLE_SECONDS = env.float(
+    "WHATSAPP_WEBHOOK_DRAIN_IDLE_SECONDS", default=0.5
+)
+WHATSAPP_WEBHOOK_DRAIN_SECONDS = env.float(
+    "WHATSAPP_WEBHOOK_DRAIN_SECONDS", default=10.0
+)
 # Sending: "sandbox" (no network; emits realistic statuses) or "cloud_api".
 WHATSAPP_TRANSPORT = env("WHATSAPP_TRANSPORT", default="sandbox")
 WHATSAPP_API_BASE_URL = env(

@@ -26,7 +26,11 @@ from .conversations import (
 from .inbound import inbound_messages_record
 from .inbox import conversation_assign, conversation_mark_read
 from .intake import (
+    deliveries_batched,
+    deliveries_process_waiting,
     deliveries_retry,
+    deliveries_wake_hold,
+    deliveries_wake_reset,
     delivery_process,
     delivery_reprocess,
     webhook_receive,
@@ -39,6 +43,7 @@ from .sending import (
 )
 from .statuses import (
     message_delivery_refresh,
+    status_batches_record,
     status_orphans_link,
     status_updates_record,
 )
@@ -57,13 +62,18 @@ __all__ = [
     "phone_parse",
     "phone_refusal_message",
     "template_events_record",
+    "deliveries_batched",
+    "deliveries_process_waiting",
     "deliveries_retry",
+    "deliveries_wake_hold",
+    "deliveries_wake_reset",
     "delivery_process",
     "delivery_reprocess",
     "inbound_messages_record",
     "message_delivery_refresh",
     "message_send",
     "outbound_message_record",
+    "status_batches_record",
     "status_orphans_link",
     "status_updates_record",
     "template_render",

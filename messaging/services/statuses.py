@@ -5,7 +5,7 @@ from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 
 from .. import rules
-from ..locks import messages_lock
+from ..locks import messages_lock, messages_lock_any
 from ..models import BusinessNumber, Message, MessageStatusEvent, WebhookDelivery
 from ..webhooks import StatusUpdate
 
@@ -24,61 +24,110 @@ def status_updates_record(
     kept too, since the earliest counts. Returns the wamids of the company not
     known yet; their events are kept and applied when the message appears.
     """
-    if not statuses:
-        return set()
-    wamids = sorted({s.wamid for s in statuses})
+    batch = (number, statuses, delivery.pk if delivery else None)
+    return status_batches_record(batches=[batch])[0]
+
+
+def status_batches_record(
+    *, batches: list[tuple[BusinessNumber, list[StatusUpdate], int | None]]
+) -> list[set[str]]:
+    """``status_updates_record`` for many (number, statuses, delivery id) at once,
+    in a constant number of statements: one lock of every message reported on,
+    one INSERT of every event, one read of their events, one UPDATE of the
+    messages that changed. Returns, per batch, the wamids of its company not
+    known yet."""
+    wamids = sorted({s.wamid for _, statuses, _ in batches for s in statuses})
+    if not wamids:
+        return [set() for _ in batches]
     # Lock the messages first so concurrent status batches serialise per message
-    # (by wamid alone in SQL: see locks.messages_lock).
-    messages = messages_lock(wamids, company_id=number.company_id)
-    by_wamid = {m.wamid: m for m in messages}
-    MessageStatusEvent.objects.bulk_create(
-        [
-            MessageStatusEvent(
-                wamid=s.wamid,
-                company_id=number.company_id,
-                status=s.status[:12],
-                timestamp=s.timestamp,
-                message=by_wamid.get(s.wamid),
-                delivery=delivery,
-                recipient_id=s.recipient_id[:32],
-                error_code=s.error_code,
-                error_title=s.error_title,
-                pricing=s.pricing,
-                payload=s.raw,
+    # (by wamid alone in SQL, the company in Python: see locks.messages_lock).
+    messages = messages_lock_any(wamids)
+    by_key = {(m.company_id, m.wamid): m for m in messages}
+    events = []
+    unknown = []
+    touched: dict[int, Message] = {}
+    for number, statuses, delivery_id in batches:
+        company_id = number.company_id
+        missing = set()
+        for s in statuses:
+            message = by_key.get((company_id, s.wamid))
+            if message is None:
+                missing.add(s.wamid)
+            else:
+                touched[message.pk] = message
+            events.append(
+                MessageStatusEvent(
+                    wamid=s.wamid,
+                    company_id=company_id,
+                    status=s.status[:12],
+                    timestamp=s.timestamp,
+                    message=message,
+                    delivery_id=delivery_id,
+                    recipient_id=s.recipient_id[:32],
+                    error_code=s.error_code,
+                    error_title=s.error_title,
+                    pricing=s.pricing,
+                    payload=s.raw,
+                )
             )
-            for s in statuses
-        ],
-        ignore_conflicts=True,
-    )
-    message_delivery_refresh(messages=messages)
-    return set(wamids) - set(by_wamid)
+        unknown.append(missing)
+    MessageStatusEvent.objects.bulk_create(events, ignore_conflicts=True)
+    message_delivery_refresh(messages=sorted(touched.values(), key=lambda m: m.pk))
+    return unknown
+
+
+_EVENT_FIELDS = (
+    "pk",
+    "wamid",
+    "company_id",
+    "message_id",
+    "status",
+    "timestamp",
+    "error_code",
+    "error_title",
+    "pricing",
+)
 
 
 def message_delivery_refresh(*, messages: list[Message]) -> None:
     """Re-derive status, timestamps, error and pricing from the events (C1).
 
     Callers hold a lock on the messages. Idempotent: the result depends only on
-    the set of events, not on their order or on how often this runs.
+    the set of events, not on their order or on how often this runs. One read
+    of the messages' events (by wamid), an UPDATE linking the ones that arrived
+    before their message (only when there are such), one UPDATE of the
+    messages whose derived state changed.
     """
     if not messages:
         return
-    wamids = [m.wamid for m in messages]
-    # Link the events that arrived before their message: only those posted for
-    # the message's own company.
-    MessageStatusEvent.objects.filter(wamid__in=wamids, message__isnull=True).update(
-        message_id=Subquery(
-            Message.objects.filter(
-                wamid=OuterRef("wamid"), company_id=OuterRef("company_id")
-            ).values("pk")[:1]
-        )
-    )
-    events: dict[int, list[MessageStatusEvent]] = {}
-    for event in MessageStatusEvent.objects.filter(
-        message_id__in=[m.pk for m in messages]
+    by_wamid = {m.wamid: m for m in messages}
+    events: dict[int, list[tuple]] = {}
+    orphans = []
+    for row in MessageStatusEvent.objects.filter(wamid__in=list(by_wamid)).values_list(
+        *_EVENT_FIELDS
     ):
-        events.setdefault(event.message_id, []).append(event)
+        pk, wamid, company_id, message_id, *rest = row
+        message = by_wamid[wamid]
+        if message_id is None:
+            # Arrived before its message: only those posted for the message's
+            # own company are its own.
+            if company_id != message.company_id:
+                continue
+            orphans.append(pk)
+        elif message_id != message.pk:
+            continue
+        events.setdefault(message.pk, []).append(tuple(rest))
+    if orphans:
+        MessageStatusEvent.objects.filter(pk__in=orphans).update(
+            message_id=Subquery(
+                Message.objects.filter(
+                    wamid=OuterRef("wamid"), company_id=OuterRef("company_id")
+                ).values("pk")[:1]
+            )
+        )
+    # rest = (status, timestamp, error_code, error_title, pricing)
     for own in events.values():
-        own.sort(key=lambda e: rules.event_order(e.status, e.timestamp))
+        own.sort(key=lambda e: rules.event_order(e[0], e[1]))
     fields = [
         "status",
         "sent_at",
@@ -94,17 +143,17 @@ def message_delivery_refresh(*, messages: list[Message]) -> None:
         own = events.get(message.pk, [])
         if not own:
             continue
-        state = rules.delivery_state((e.status, e.timestamp) for e in own)
-        failed = next((e for e in own if e.status == rules.STATUS_FAILED), None)
-        priced = [e.pricing for e in own if e.pricing]
+        state = rules.delivery_state((e[0], e[1]) for e in own)
+        failed = next((e for e in own if e[0] == rules.STATUS_FAILED), None)
+        priced = [e[4] for e in own if e[4]]
         new = {
             "status": state.status,
             "sent_at": state.sent_at,
             "delivered_at": state.delivered_at,
             "read_at": state.read_at,
             "failed_at": state.failed_at,
-            "error_code": failed.error_code if failed else None,
-            "error_title": failed.error_title if failed else "",
+            "error_code": failed[2] if failed else None,
+            "error_title": failed[3] if failed else "",
             "pricing": priced[-1] if priced else message.pricing,
         }
         if any(getattr(message, f) != v for f, v in new.items()):
@@ -116,24 +165,42 @@ def message_delivery_refresh(*, messages: list[Message]) -> None:
 
 
 def _rows_update(model, objects, fields: list[str]) -> None:
-    """UPDATE each row by primary key in one executemany (a pipeline on psycopg).
+    """UPDATE rows by primary key, each with its own values, in one statement.
 
-    bulk_update builds one CASE per field and row, which costs more to compile
-    than the database spends running it; the webhook path updates up to 1000
-    messages per POST.
+    On PostgreSQL one ``UPDATE … FROM (VALUES …)`` (the first row's values
+    cast to the columns' types, which types the others); elsewhere one
+    executemany. bulk_update builds one CASE per field and row, which costs
+    more to compile than the database spends running it; the webhook path
+    updates up to 1000 messages per POST and many POSTs per batch.
     """
     opts = model._meta
     columns = [opts.get_field(name) for name in fields]
+    pk = opts.pk
     quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(f.column)} = %s" for f in columns)
-    sql = f"UPDATE {quote(opts.db_table)} SET {assignments} WHERE {quote(opts.pk.column)} = %s"  # noqa: S608
     rows = [
         [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns]
         + [obj.pk]
         for obj in objects
     ]
+    table = quote(opts.db_table)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if connection.vendor != "postgresql":
+            assignments = ", ".join(f"{quote(f.column)} = %s" for f in columns)
+            sql = f"UPDATE {table} SET {assignments} WHERE {quote(pk.column)} = %s"  # noqa: S608
+            cursor.executemany(sql, rows)
+            return
+        names = [quote(f.column) for f in columns] + [quote("pk__")]
+        typed = ", ".join(
+            f"CAST(%s AS {f.db_type(connection)})" for f in [*columns, pk]
+        )
+        plain = ", ".join(["%s"] * len(names))
+        values = ", ".join([f"({typed})"] + [f"({plain})"] * (len(rows) - 1))
+        assignments = ", ".join(f"{n} = v.{n}" for n in names[:-1])
+        sql = (
+            f"UPDATE {table} SET {assignments} FROM (VALUES {values}) "  # noqa: S608
+            f"AS v({', '.join(names)}) WHERE {table}.{quote(pk.column)} = v.{names[-1]}"
+        )
+        cursor.execute(sql, [value for row in rows for value in row])
 
 
 def status_orphans_link(*, company_id: int, wamids: list[str]) -> int:

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from messaging.models import Message, MessageStatusEvent, WebhookDelivery
-from messaging.services import delivery_reprocess
+from messaging.services import delivery_reprocess, intake
 from tests import whatsapp
 from tests.factories import (
     BusinessNumberFactory,
@@ -409,7 +409,7 @@ def test_a_database_error_before_storing_answers_503_so_the_provider_retries(
     def down(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(WebhookDelivery.objects, "get_or_create", down)
+    monkeypatch.setattr(intake, "_delivery_store", down)
     response = whatsapp.post(client, sample)
     assert (response.status_code, response["Retry-After"]) == (503, "30")
     monkeypatch.undo()

@@ -81,7 +81,8 @@ def test_production_uses_the_environment_s_secrets_and_urls():
         for name in names:
             for part in EXPECTED_PARTS.get(variable, [SENTINELS[variable]]):
                 assert part in loaded[name], (variable, name, loaded.get(name))
-    assert "django.db.backends.postgresql" in loaded["DATABASES"]
+    # Django's PostgreSQL backend, its health check tuned (config/postgresql/)
+    assert "'ENGINE': 'config.postgresql'" in loaded["DATABASES"]
     assert "RedisCache" in loaded["CACHES"]
 
 
