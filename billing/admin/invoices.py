@@ -25,7 +25,7 @@ from ..forms.credit_notes import CreditNoteForm
 from ..forms.invoices import InvoiceVoidForm, RunBillingForm
 from ..models import DocumentEmail, Invoice, InvoiceLine
 from ..money import money_text
-from ..selectors import creditable_lines
+from ..selectors import creditable_lines, invoice_issuer
 from ..services import (
     credit_note_issue,
     invoice_finalize,
@@ -174,6 +174,7 @@ class InvoiceAdmin(admin.ModelAdmin):
             },
         ),
         (_("Billed to"), {"fields": ("billing_details_display",)}),
+        (_("Issued by"), {"fields": ("issuer_details_display",)}),
         (
             _("Dates (company time zone)"),
             {
@@ -181,6 +182,8 @@ class InvoiceAdmin(admin.ModelAdmin):
                     "created_at_display",
                     "computed_at_display",
                     "finalized_at_display",
+                    "payment_terms_days",
+                    "due_date",
                     "paid_at_display",
                     "voided_at_display",
                     "void_reason",
@@ -215,6 +218,9 @@ class InvoiceAdmin(admin.ModelAdmin):
         "total_display",
         "credits_display",
         "billing_details_display",
+        "issuer_details_display",
+        "payment_terms_days",
+        "due_date",
         "created_at_display",
         "computed_at_display",
         "finalized_at_display",
@@ -239,6 +245,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         "tax": "tax_display",
         "total": "total_display",
         "billing_details": "billing_details_display",
+        "issuer_details": "issuer_details_display",
         "created_at": "created_at_display",
         "computed_at": "computed_at_display",
         "finalized_at": "finalized_at_display",
@@ -354,6 +361,11 @@ class InvoiceAdmin(admin.ModelAdmin):
                 _address(current),
             )
         return format_html("<address>{}</address>", _address(details))
+
+    @admin.display(description=_("issuer"))
+    def issuer_details_display(self, obj):
+        """F7: the issuer frozen at finalization (a draft: the current one)."""
+        return format_html("<address>{}</address>", _address(invoice_issuer(obj)))
 
     @admin.display(description=_("created"))
     def created_at_display(self, obj):
