@@ -105,6 +105,12 @@ def document_email_message(row: DocumentEmail) -> EmailMessage:
             "period_first": date_format(first, "DATE_FORMAT"),
             "period_last": date_format(last, "DATE_FORMAT"),
             "zone": invoice.company.billing_timezone,
+            # F7: the due date frozen at finalization (issue date + terms).
+            "due": (
+                date_format(invoice.due_date, "DATE_FORMAT")
+                if invoice.due_date
+                else ""
+            ),
         }
         if note is None:
             template = "emails/invoice"

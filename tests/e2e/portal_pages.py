@@ -26,6 +26,7 @@ from django.utils.translation import override
 from billing.models import InvoiceLine, PricingDisagreement
 from billing.services import budget_set, credit_note_issue, disagreements_review
 from licensing.services.requests import license_request_create
+from messaging.services import conversation_assign
 from tests.billing_world import World, rate_card
 from tests.factories import CompanyAdminFactory, UserFactory
 
@@ -44,6 +45,12 @@ NOT_PAGES = {
     "licensing:license-request-approve": "POST only: a button of the licenses page",
     "licensing:license-request-decline": "POST only: a button of the licenses page",
     "conversation-send": "POST only: the composer of a conversation",
+    "conversation-read": "POST only: the thread marks itself read",
+    "conversation-assign": "POST only: the thread's assignment form",
+    "conversation-older": "an htmx fragment the thread prepends (the thread's own ?before= page without JavaScript)",
+    "conversation-live": "an htmx fragment the thread polls",
+    "conversation-cost": "an htmx fragment of the composer (the cost preview)",
+    "contact-opt-in": "POST only: a button of the contacts page",
     "whatsapp-webhook": "the provider's webhook",
     "api-schema": "the OpenAPI schema (YAML or JSON)",
 }
@@ -155,6 +162,8 @@ def portal_world(client, settings) -> PortalWorld:
     budget_set(company=world.company, amount=Decimal("30"), actor=None)
     license_request_create(user=reader, note="I answer the Madrid customers")
     agent = world.agent
+    # The agent's inbox opens on "assigned to me": the conversation is theirs.
+    conversation_assign(conversation=world.conversation, assignee=agent, by=admin)
     return PortalWorld(
         world=world,
         invoice=invoice,
@@ -270,6 +279,22 @@ PAGES: dict[str, list[Page]] = {
             lambda w: f"/inbox/{w.world.conversation.pk}/",
         ),
     ],
+    "conversation-new": [
+        Page(
+            "conversation-new",
+            "agent",
+            lambda w: "/inbox/new/",
+            shows="input[type=tel]",
+        )
+    ],
+    "contacts": [
+        Page("contacts-agent", "agent", lambda w: "/contacts/"),
+        Page("contacts-admin", "admin", lambda w: "/contacts/"),
+    ],
+    "contact-import": [Page("contact-import", "admin", lambda w: "/contacts/import/")],
+    "billing:details": [
+        Page("billing-details", "admin", lambda w: "/billing/details/")
+    ],
     "billing:invoices": [
         Page("invoices", "admin", lambda w: "/billing/invoices/"),
         Page(
@@ -283,7 +308,7 @@ PAGES: dict[str, list[Page]] = {
             "invoice",
             "admin",
             lambda w: f"/billing/invoices/{w.invoice.pk}/",
-            shows="[data-testid=credit-notes] [data-testid=amount-due]",
+            shows="[data-testid=credit-notes] td",
         )
     ],
     "billing:invoice-line": [

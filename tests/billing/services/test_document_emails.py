@@ -10,6 +10,7 @@ import time_machine
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 from django.urls import reverse
+from django.utils.formats import date_format
 from pypdf import PdfReader
 
 from billing.exceptions import InvalidTransition
@@ -110,6 +111,9 @@ def test_each_recipient_reads_their_own_language(
     assert ada.body.startswith("Hello Ada,")
     assert "Total: MX$30.00" in ada.body
     assert "Period: Oct. 1, 2026 – Oct. 31, 2026 (America/Mexico_City)" in ada.body
+    # the due date frozen at finalization: issue date in Mexico City + the terms
+    assert invoice.due_date is not None
+    assert f"Due date: {date_format(invoice.due_date, 'DATE_FORMAT')}" in ada.body
     # Bea chose nothing and the billing email is the company's: Mexico reads Spanish
     bea = emails["bea@globex.example"]
     assert bea.subject == (
@@ -118,6 +122,7 @@ def test_each_recipient_reads_their_own_language(
     assert bea.body.startswith("Hola, Bea:")
     assert "Periodo: 1 de octubre de 2026 – 31 de octubre de 2026" in bea.body
     assert "Total:" in bea.body and "Total: MX$30.00" not in bea.body
+    assert "Fecha de vencimiento: " in bea.body
     billing = emails["facturas@globex.example"]
     assert billing.body.startswith("Hola:")
     # and the attached PDF is in the recipient's language too
