@@ -107,9 +107,7 @@ def document_email_message(row: DocumentEmail) -> EmailMessage:
             "zone": invoice.company.billing_timezone,
             # F7: the due date frozen at finalization (issue date + terms).
             "due": (
-                date_format(invoice.due_date, "DATE_FORMAT")
-                if invoice.due_date
-                else ""
+                date_format(invoice.due_date, "DATE_FORMAT") if invoice.due_date else ""
             ),
         }
         if note is None:
