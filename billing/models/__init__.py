@@ -15,6 +15,7 @@ from .markets import Market, MarketPrefix
 from .pricing import ChargeCategory, ChargePolicy, ChargePolicyAssignment, VolumeTier
 from .rate_cards import Rate, RateCard
 from .reconciliation import PricingDisagreement
+from .usage import UsageChange, UsageSnapshot
 
 __all__ = [
     "Market",
@@ -35,4 +36,6 @@ __all__ = [
     "MonthlyBudget",
     "SpendAlert",
     "PricingDisagreement",
+    "UsageChange",
+    "UsageSnapshot",
 ]

@@ -8,6 +8,7 @@
 - ``runs``: months still to bill, drafts due for finalization (D3)
 - ``alerts``: companies to check for spend alerts, a budget's state (F5)
 - ``reconciliation``: pricing disagreements for the portal and the admin (F4)
+- ``usage``: the month so far, read from its synced sums (D1-D3)
 """
 
 from .alerts import BudgetStatus, ThresholdState, budget_status, spend_alerts_due
@@ -20,6 +21,8 @@ from .credit_notes import (
 )
 from .invoices import (
     billable_charges,
+    charge_days,
+    charge_groups,
     creditable_lines,
     daily_activity,
     daily_charges,
@@ -50,8 +53,13 @@ from .reconciliation import (
     unreviewed_count,
 )
 from .runs import drafts_due_for_finalization, months_to_bill
+from .usage import MonthSoFar, month_so_far  # noqa: E402
 
 __all__ = [
+    "MonthSoFar",
+    "month_so_far",
+    "charge_groups",
+    "charge_days",
     "credit_notes_of",
     "credit_note_get",
     "credit_note_lines",
