@@ -83,7 +83,7 @@ def market_segments_sql(*, company: Company) -> tuple[str, list]:
          WHERE rn = 1
     """
     return (
-        f"contact_prefixes AS ({sql}), market_segments AS ({segments})",
+        f"contact_prefixes AS ({sql}), market_segments AS {_materialized()}({segments})",
         [company.pk],
     )
 
@@ -168,3 +168,10 @@ def charge_facts(
             f_provider_type=KeyTextTransform("type", "pricing"),
         )
     )
+
+
+def _materialized() -> str:
+    """Computed once per statement (PostgreSQL): the planner, misjudging the
+    rows of the steps before, joins the spans by nested loop, and would
+    recompute their window functions for every message otherwise."""
+    return "MATERIALIZED " if connection.vendor == "postgresql" else ""

@@ -108,7 +108,7 @@ def _rate_segments_sql(*, company: Company) -> tuple[str, list]:
          WHERE rn = 1
     """
     return (
-        f"card_rates AS ({rows}), rate_segments AS ({segments})",
+        f"card_rates AS ({rows}), rate_segments AS {_materialized()}({segments})",
         [company.billing_currency, company.pk],
     )
 
@@ -268,3 +268,10 @@ def _invoice_column(*, company: Company, invoice: Invoice | None) -> tuple[str, 
         *params,
         invoice.pk,
     ]
+
+
+def _materialized() -> str:
+    """Computed once per statement (PostgreSQL): the planner, misjudging the
+    rows of the steps before, joins the spans by nested loop, and would
+    recompute their window functions for every message otherwise."""
+    return "MATERIALIZED " if connection.vendor == "postgresql" else ""
