@@ -288,6 +288,7 @@ def main() -> None:
                 "TRUNCATE billing_invoiceline, billing_charge, billing_invoice CASCADE"
             )
     else:
+        call_command("migrate", verbosity=0)  # the code may have new migrations
         with connection.cursor() as cursor:
             cursor.execute(
                 "TRUNCATE billing_invoiceline, billing_charge, billing_invoice CASCADE"

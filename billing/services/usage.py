@@ -15,7 +15,7 @@ import hashlib
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -85,10 +85,6 @@ def usage_sync(*, company: Company, full: bool = False) -> dict:
     hold up seats or invoices), so syncs and billing runs rebuild unbilled
     charges one at a time.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # Derived state: a lost commit is redone by the next sync.
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
     snapshot = usage_snapshot_lock(company=company)
     company = Company.objects.get(pk=company.pk)
     now = timezone.now()
