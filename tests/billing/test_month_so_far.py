@@ -159,3 +159,35 @@ def test_a_license_assign_is_not_held_up_by_a_read_of_the_month_so_far(client):
     thread.join()
     assert "error" not in outcome, outcome.get("error")
     assert outcome == {"locked": company.pk, "snapshot_locks": 0}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_traffic_synced_incrementally_equals_the_invoice(client, seed):
+    """Deliveries, late inbound messages (C3) and a free-form policy-free month
+    on three numbers in random order, synced after every change; the month so far
+    then has the numbers of the invoice computed from scratch."""
+    import random
+
+    rng = random.Random(seed)
+    world = _world(client)
+    numbers = ["34600111222", "34600333444", "34600555666"]
+    for _ in range(12):
+        world.wa_id, world.conversation = rng.choice(numbers), None
+        at = T + timedelta(hours=rng.randint(0, 200), minutes=rng.randint(0, 59))
+        if rng.random() < 0.3:
+            # a late inbound message: arrives now, written before deliveries
+            world.contact_writes(
+                at - timedelta(hours=rng.randint(1, 30)), arrives=at + timedelta(1)
+            )
+        else:
+            world.send_and_deliver(
+                rng.choice(["marketing", "utility", "authentication"]), at
+            )
+    assert not UsageChange.objects.exists()  # every change synced on commit
+    with time_machine.travel(LATER, tick=False):
+        so_far = selectors.month_so_far(company=world.company)
+        invoice = world.invoice(OCT)
+    assert _numbers(so_far.invoice, so_far.lines) == _numbers(
+        invoice, list(invoice.lines.order_by("position"))
+    )
