@@ -138,7 +138,12 @@ def charge_facts(
     if conversations is not None:
         messages = messages.filter(conversation_id__in=conversations)
     if not free_form:
-        messages = messages.filter(template__isnull=False)
+        # As an expression no index serves: ANDed with the index of every
+        # template message in the table, the company's bitmap scan read all
+        # of them (3.3 M at 10 M messages) for each company's run.
+        messages = messages.alias(has_template=F("template_id") + 0).filter(
+            has_template__isnull=False
+        )
     return (
         # Only this company's charges: during a run the table grows faster than
         # its statistics, and an anti-join against all of it would be scanned whole.
