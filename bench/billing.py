@@ -59,6 +59,9 @@ def _recreate_database(url: str) -> None:
 
 def _setup(url: str) -> None:
     os.environ["DATABASE_URL"] = url
+    # The run only: the month so far's resync a run enqueues belongs to another
+    # worker in production (eager here, it would run inside the measured run).
+    os.environ.setdefault("BILLING_USAGE_SYNC_ON_CHANGE", "false")
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
     import django
 
