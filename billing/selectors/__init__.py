@@ -12,7 +12,13 @@
 """
 
 from .alerts import BudgetStatus, ThresholdState, budget_status, spend_alerts_due
-from .charges import charge_facts, delivered_messages, has_referrals
+from .charges import (
+    charge_facts,
+    delivered_messages,
+    has_referrals,
+    market_segments_sql,
+    other_market_id,
+)
 from .credit_notes import (
     credit_note_get,
     credit_note_lines,
@@ -56,6 +62,8 @@ from .runs import drafts_due_for_finalization, months_to_bill
 from .usage import MonthSoFar, month_so_far  # noqa: E402
 
 __all__ = [
+    "market_segments_sql",
+    "other_market_id",
     "MonthSoFar",
     "month_so_far",
     "charge_groups",

@@ -80,6 +80,7 @@ from .usage import (
     usage_sync_due,
     usage_sync_soon,
 )
+from .usage_state import usage_snapshot_take
 
 __all__ = [
     "invoice_recompute",
@@ -136,4 +137,5 @@ __all__ = [
     "usage_changes_record",
     "usage_sync_soon",
     "usage_sync_due",
+    "usage_snapshot_take",
 ]

@@ -24,7 +24,7 @@ from .charges import charges_sync
 from .license_fee import license_fee_compute
 from .reconciliation import disagreements_sync
 from .tiers import tiers_apply
-from .usage_state import usage_snapshot_lock
+from .usage_state import usage_snapshot_take
 
 
 def _month_start(month: date) -> date:
@@ -75,7 +75,7 @@ def invoice_compute(*, company: Company, month: date) -> Invoice:
     company = company_lock(company)
     # The month so far's sync rebuilds unbilled charges too: one at a time, and
     # it resyncs in full after this (charges move onto the draft).
-    usage_snapshot_lock(company=company, stale=True)
+    usage_snapshot_take(company=company, stale=True)
     month = _month_start(month)
     start, end = rules.month_bounds(month, company.zone)
     invoice, _ = Invoice.objects.get_or_create(

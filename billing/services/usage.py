@@ -32,7 +32,7 @@ from ..models import (
 )
 from .charges import charges_sync
 from .tiers import tiers_apply
-from .usage_state import usage_snapshot_lock
+from .usage_state import usage_snapshot_take
 
 # More changed conversations than this: a full rebuild is cheaper.
 INCREMENTAL_MAX = 2000
@@ -85,7 +85,7 @@ def usage_sync(*, company: Company, full: bool = False) -> dict:
     hold up seats or invoices), so syncs and billing runs rebuild unbilled
     charges one at a time.
     """
-    snapshot = usage_snapshot_lock(company=company)
+    snapshot = usage_snapshot_take(company=company)
     company = Company.objects.get(pk=company.pk)
     now = timezone.now()
     _, until = rules.month_bounds(rules.month_of(now, company.zone), company.zone)

@@ -1,20 +1,19 @@
-"""The month so far's row lock (billing/locks.py's order: after the company)."""
+"""The month so far's row, taken by its sync and by billing runs."""
 
 from django.conf import settings
 from django.db import transaction
 
 from accounts.models import Company
 
+from ..locks import usage_snapshot_lock
 from ..models import UsageSnapshot
 
 
-def usage_snapshot_lock(*, company: Company, stale: bool = False) -> UsageSnapshot:
-    """Lock (creating it once) the company's month so far: its syncs and billing
-    runs rebuild unbilled charges one at a time. ``stale``: the caller moves
-    charges (a billing run), so the next sync, enqueued on commit, rebuilds in
-    full."""
-    UsageSnapshot.objects.get_or_create(company=company)
-    snapshot = UsageSnapshot.objects.select_for_update(no_key=True).get(company=company)
+def usage_snapshot_take(*, company: Company, stale: bool = False) -> UsageSnapshot:
+    """Lock the company's month so far (``locks.usage_snapshot_lock``).
+    ``stale``: the caller moves charges (a billing run), so the next sync,
+    enqueued on commit, rebuilds in full."""
+    snapshot = usage_snapshot_lock(company.pk)
     if stale:
         if snapshot.fingerprint:
             snapshot.fingerprint = ""
