@@ -23,7 +23,6 @@ from messaging.api import AUTHENTICATION
 from . import selectors
 from .filters import InvoiceApiFilter
 from .models import Charge, CreditNote, Invoice
-from .rules import month_of
 from .serializers import (
     ChargeSerializer,
     CreditNoteSerializer,
@@ -31,7 +30,6 @@ from .serializers import (
     InvoiceSerializer,
     UsageSerializer,
 )
-from .services import invoice_preview
 
 UNAUTHENTICATED = OpenApiResponse(description="Not authenticated.")
 NOT_ADMIN = OpenApiResponse(description="Billing is for company admins only.")
@@ -236,8 +234,9 @@ class CreditNoteDetailView(BillingApiView, APIView):
     tags=["billing"],
     summary="Get the month so far",
     description=(
-        "This month's usage and licenses so far, computed like the invoice "
-        "will be, and not saved."
+        "This month's usage and licenses so far, as of `as_of` (the last sync, "
+        "a few seconds behind the webhooks), with the lines and totals the "
+        "invoice computed from the same charges has."
     ),
     responses={200: UsageSerializer, 401: UNAUTHENTICATED, 403: NOT_ADMIN},
 )
@@ -245,8 +244,11 @@ class UsageView(BillingApiView, APIView):
     def get(self, request):
         company = request.user.company
         now = timezone.now()
-        preview = invoice_preview(company=company, month=month_of(now, company.zone))
+        preview = selectors.month_so_far(company=company, at=now)
         context = {"request": request, "currency": preview.invoice.currency}
         return Response(
-            UsageSerializer({"preview": preview, "as_of": now}, context=context).data
+            UsageSerializer(
+                {"preview": preview, "as_of": preview.synced_at or now},
+                context=context,
+            ).data
         )

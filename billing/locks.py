@@ -2,7 +2,8 @@
 lock stays ``accounts.locks.company_lock``.
 
 Billing's place in the lock order (accounts/locks.py): the company first, then
-the invoice, then the document sequence row. Computing or finalizing an invoice
+the month so far's row (a billing run; its sync takes that row alone), then the
+invoice, then the document sequence row. Computing or finalizing an invoice
 takes the company, then the invoice; numbering (finalize, credit notes) takes
 the sequence last. A rate card import locks only its card; a charge policy edit
 only its policy. Every lock is FOR NO KEY UPDATE and names its own table
@@ -10,7 +11,14 @@ only its policy. Every lock is FOR NO KEY UPDATE and names its own table
 charges and lines pass through.
 """
 
-from .models import ChargePolicy, DocumentEmail, DocumentSequence, Invoice, RateCard
+from .models import (
+    ChargePolicy,
+    DocumentEmail,
+    DocumentSequence,
+    Invoice,
+    RateCard,
+    UsageSnapshot,
+)
 
 
 def invoice_lock(pk: int) -> Invoice:
@@ -51,4 +59,14 @@ def document_email_lock(pk: int) -> DocumentEmail:
         DocumentEmail.objects.select_for_update(no_key=True, of=("self",))
         .select_related("invoice__company", "credit_note")
         .get(pk=pk)
+    )
+
+
+def usage_snapshot_lock(company_id: int) -> UsageSnapshot:
+    """Lock and return the company's month so far (created once): its syncs and
+    billing runs rebuild the unbilled charges one at a time; never the company's
+    row, so a sync holds up no seat or invoice decision."""
+    UsageSnapshot.objects.get_or_create(company_id=company_id)
+    return UsageSnapshot.objects.select_for_update(no_key=True).get(
+        company_id=company_id
     )

@@ -287,6 +287,14 @@ class CreditNoteSerializer(serializers.ModelSerializer):
         ).data
 
 
+class UsageLineSerializer(InvoiceLineSerializer):
+    id = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text=_("Null: the lines of the month so far are not saved."),
+    )
+
+
 class UsageSerializer(serializers.Serializer):
     """The month so far: the same computation as the invoice, not saved."""
 
@@ -300,10 +308,10 @@ class UsageSerializer(serializers.Serializer):
         read_only=True, help_text=_("When the month so far was computed.")
     )
 
-    @extend_schema_field(InvoiceLineSerializer(many=True))
+    @extend_schema_field(UsageLineSerializer(many=True))
     def get_lines(self, usage: dict) -> list:
         preview = usage["preview"]
-        return InvoiceLineSerializer(
+        return UsageLineSerializer(
             preview.lines,
             many=True,
             context={**self.context, "currency": preview.invoice.currency},

@@ -131,3 +131,28 @@ def document_emails_retry_task() -> int:
     for email_id in due:
         enqueue(document_email_send_task, email_id)
     return len(due)
+
+
+# --- The month so far ----------------------------------------------------------
+
+
+@shared_task(
+    bind=True, autoretry_for=TRANSIENT, retry_backoff=2, max_retries=5, acks_late=True
+)
+def usage_sync_task(self, company_id: int) -> dict:
+    """Bring the company's month so far up to date (incremental; safe to repeat)."""
+    from django.core.cache import cache
+
+    # A change committing from now on enqueues a new sync.
+    cache.delete(f"billing:usage-sync:{company_id}")
+    done = services.usage_sync(company=Company.objects.get(pk=company_id))
+    return {"company": company_id, **done}
+
+
+@shared_task(acks_late=True)
+def usage_sync_run_task() -> int:
+    """Fan out one sync per company with changes waiting or a stale month so far."""
+    due = services.usage_sync_due()
+    for company_id in due:
+        usage_sync_task.delay(company_id)
+    return len(due)

@@ -74,6 +74,7 @@ def messages_lock_any(wamids: Iterable[str]) -> list[Message]:
 # the rest of the row (body, raw payload) is not loaded.
 _DELIVERY_FIELDS = (
     "company_id",
+    "conversation_id",
     "wamid",
     "status",
     "sent_at",

@@ -17,6 +17,7 @@ from .markets import Market, MarketPrefix
 from .pricing import ChargeCategory, ChargePolicy, ChargePolicyAssignment, VolumeTier
 from .rate_cards import Rate, RateCard
 from .reconciliation import PricingDisagreement
+from .usage import UsageChange, UsageSnapshot
 
 __all__ = [
     "Market",
@@ -39,4 +40,6 @@ __all__ = [
     "MonthlyBudget",
     "SpendAlert",
     "PricingDisagreement",
+    "UsageChange",
+    "UsageSnapshot",
 ]

@@ -37,11 +37,15 @@ class Charge(models.Model):
     message = models.OneToOneField(
         Message, on_delete=models.PROTECT, related_name="charge"
     )
+    # Indexed by (company, delivered_at) below.
     company = models.ForeignKey(
-        Company, on_delete=models.PROTECT, related_name="charges"
+        Company, on_delete=models.PROTECT, related_name="charges", db_index=False
     )
     category = models.CharField(max_length=20, choices=ChargeCategory.choices)
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    # Not indexed: a market is never deleted while charges use it (PROTECT).
+    market = models.ForeignKey(
+        Market, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     delivered_at = models.DateTimeField()
     billable = models.BooleanField()
     # Why it is charged or free (D4): one of rules.Reason, the answer of charge_for.
@@ -56,26 +60,52 @@ class Charge(models.Model):
     currency = models.CharField(max_length=3)
     # Free utility: the inbound message whose window was open at delivery (D4).
     window_message = models.ForeignKey(
-        Message, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Message,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     window_opened_at = models.DateTimeField(null=True, blank=True)
     # F1: the policy in force at delivery (empty: the contract's rules, no policy set).
     policy = models.ForeignKey(
-        ChargePolicy, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        ChargePolicy,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     # F2: the ad-referred inbound message whose free entry point window (opened by
     # the business's answer at entry_point_opened_at) covered the delivery.
     entry_point_message = models.ForeignKey(
-        Message, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Message,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     entry_point_opened_at = models.DateTimeField(null=True, blank=True)
     # F3: the volume tier whose rate applies (empty: the rate card's).
     tier = models.ForeignKey(
-        VolumeTier, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        VolumeTier,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     # The invoice that bills it; frozen once that invoice is finalized.
+    # Indexed by (invoice, billable, category, market) below.
     invoice = models.ForeignKey(
-        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="charges"
+        Invoice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="charges",
+        db_index=False,
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -83,9 +113,25 @@ class Charge(models.Model):
         verbose_name = _("charge")
         verbose_name_plural = _("charges")
         ordering = ["delivered_at", "id"]
+        # Every index costs each charge written (a billing run writes millions):
+        # no single-column copy of a composite's first column, and the optional
+        # references only where they are set (partial).
         indexes = [
             models.Index(fields=["company", "delivered_at"]),
             models.Index(fields=["invoice", "billable", "category", "market"]),
+            *(
+                models.Index(
+                    fields=[field],
+                    condition=models.Q(**{f"{field}__isnull": False}),
+                    name=name,
+                )
+                for field, name in (
+                    ("window_message", "charge_window_message_idx"),
+                    ("entry_point_message", "charge_entry_point_idx"),
+                    ("policy", "charge_policy_idx"),
+                    ("tier", "charge_tier_idx"),
+                )
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,10 +11,17 @@
 - ``alerts``: companies to check for spend alerts, a budget's state (F5)
 - ``emails``: invoice and credit note emails to try again (D2)
 - ``reconciliation``: pricing disagreements for the portal and the admin (F4)
+- ``usage``: the month so far, read from its synced sums (D1-D3)
 """
 
 from .alerts import BudgetStatus, ThresholdState, budget_status, spend_alerts_due
-from .charges import charge_facts, delivered_messages, has_referrals
+from .charges import (
+    charge_facts,
+    delivered_messages,
+    has_referrals,
+    market_segments_sql,
+    other_market_id,
+)
 from .credit_notes import (
     credit_note_get,
     credit_note_lines,
@@ -43,6 +50,8 @@ from .documents import (
 from .emails import document_emails_due
 from .invoices import (
     billable_charges,
+    charge_days,
+    charge_groups,
     creditable_lines,
     daily_activity,
     daily_charges,
@@ -73,6 +82,7 @@ from .reconciliation import (
     unreviewed_count,
 )
 from .runs import drafts_due_for_finalization, months_to_bill
+from .usage import MonthSoFar, month_so_far  # noqa: E402
 
 __all__ = [
     "CUSTOMER_STATUS_CHOICES",
@@ -93,6 +103,12 @@ __all__ = [
     "issuer_logo",
     "issuer_logo_data_uri",
     "document_emails_due",
+    "market_segments_sql",
+    "other_market_id",
+    "MonthSoFar",
+    "month_so_far",
+    "charge_groups",
+    "charge_days",
     "credit_notes_of",
     "credit_note_get",
     "credit_note_lines",

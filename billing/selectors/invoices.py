@@ -12,7 +12,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, TruncDay
+from django.db.models.functions import Coalesce, TruncDay, TruncMonth
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
@@ -205,3 +205,53 @@ def daily_charges(*, company: Company, start: datetime, end: datetime, zone) -> 
     for row in rows:
         amounts[row["day"].date()][row["category"]] = row["amount"]
     return amounts
+
+
+def charge_groups(*, charges: QuerySet[Charge], zone) -> list[dict]:
+    """Charges summed by what makes an invoice line (``billing.invoicing``): the
+    month delivered in (``zone``), category, market, rate, tier and billable."""
+    rows = (
+        charges.annotate(orig_at=TruncMonth("delivered_at", tzinfo=zone))
+        .values(
+            "orig_at",
+            "category",
+            "market_id",
+            "market__name",
+            "rate",
+            "tier_id",
+            "tier__from_message",
+            "billable",
+        )
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return [
+        {
+            "orig": date(r["orig_at"].year, r["orig_at"].month, 1),
+            "category": r["category"],
+            "market_id": r["market_id"],
+            "market_name": r["market__name"],
+            "rate": r["rate"],
+            "tier_id": r["tier_id"],
+            "tier_from": r["tier__from_message"],
+            "billable": r["billable"],
+            "n": r["n"],
+        }
+        for r in rows
+    ]
+
+
+def charge_days(*, charges: QuerySet[Charge], zone) -> dict[str, dict[str, str]]:
+    """Billable charges' amounts per local day and category (the usage chart), as
+    JSON: {"2026-10-06": {"utility": "0.0200"}}."""
+    days: dict[str, dict[str, str]] = defaultdict(dict)
+    rows = (
+        charges.filter(billable=True)
+        .annotate(day=TruncDay("delivered_at", tzinfo=zone))
+        .values("day", "category")
+        .annotate(amount=Sum("amount"))
+        .order_by()
+    )
+    for row in rows:
+        days[row["day"].date().isoformat()][row["category"]] = str(row["amount"])
+    return dict(days)

@@ -14,6 +14,7 @@
 - ``runs``: billing runs on demand, ``run_billing`` and the admin button (D3)
 - ``alerts``: monthly budgets and spend alerts (F5)
 - ``reconciliation``: pricing disagreements with the provider and their review (F4)
+- ``usage``: the month so far kept up to date incrementally (D1-D3)
 """
 
 from .alerts import (
@@ -80,6 +81,14 @@ from .runs import (
 )
 from .send_cost import SendCostPreview, send_cost_preview
 from .tiers import tiers_apply
+from .usage import (
+    usage_changes_record,
+    usage_fingerprint,
+    usage_sync,
+    usage_sync_due,
+    usage_sync_soon,
+)
+from .usage_state import usage_snapshot_take
 
 __all__ = [
     "SendCostPreview",
@@ -136,4 +145,10 @@ __all__ = [
     "disagreements_detect",
     "disagreements_sync",
     "disagreements_review",
+    "usage_sync",
+    "usage_fingerprint",
+    "usage_changes_record",
+    "usage_sync_soon",
+    "usage_sync_due",
+    "usage_snapshot_take",
 ]

@@ -24,12 +24,13 @@ from accounts.models import Company, User
 from accounts.periods import month_of
 from accounts.selectors import admin_recipients, company_email_language
 
+from .. import selectors
 from ..exceptions import BudgetNotAllowed, InvalidBudget
 from ..models import MonthlyBudget, SpendAlert
 from ..money import currency_exponent
 from ..rules import alerts as alert_rules
 from ..rules.alerts import BudgetProblem
-from .invoices import invoice_preview
+from .usage import usage_sync
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +139,8 @@ def spend_alerts_check(*, company: Company, at: datetime) -> list[SpendAlert]:
         return []
     month = month_of(at, company.zone)
     try:
-        preview = invoice_preview(company=company, month=month)
+        usage_sync(company=company)
+        preview = selectors.month_so_far(company=company, at=at)
     except DomainError as exc:
         # Missing rates or prices: the invoice cannot be computed, nor its total.
         logger.warning("Spend alerts of %s skipped: %s", company.pk, exc.message)

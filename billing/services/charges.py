@@ -22,7 +22,13 @@ from ..selectors.charges import has_referrals
 from .charges_sql import CHARGE_COLUMNS, _charge_select, _quote
 
 
-def charges_sync(*, company: Company, invoice: Invoice | None, until: datetime) -> int:
+def charges_sync(
+    *,
+    company: Company,
+    invoice: Invoice | None,
+    until: datetime,
+    conversations=None,
+) -> int:
     """Derive one Charge per delivered template before ``until`` (set-based).
 
     Charges not yet on any invoice, or on ``invoice`` (a draft), are rebuilt
@@ -30,17 +36,37 @@ def charges_sync(*, company: Company, invoice: Invoice | None, until: datetime) 
     new rate applies. Charges on other invoices are left alone; finalized ones
     are frozen forever. One INSERT … SELECT, which also puts each new charge on
     ``invoice`` (C7); ON CONFLICT makes overlaps harmless.
+
+    Unbilled charges delivered from ``until`` on (the month so far, kept by
+    ``usage_sync``) stay. With ``conversations``, only the messages of those
+    conversations are rebuilt (an incremental sync of the month so far).
     """
-    stale = Q(invoice__isnull=True)
+    # By the charge's instant or the message's: an earlier delivery report may
+    # have moved the message before ``until`` since its charge was made.
+    stale = Q(invoice__isnull=True) & (
+        Q(delivered_at__lt=until) | Q(message__delivered_at__lt=until)
+    )
     if invoice is not None:
         stale |= Q(invoice=invoice)
-    Charge.objects.filter(stale, company=company).delete()
+    scope = Charge.objects.filter(company=company)
+    if conversations is not None:
+        scope = scope.filter(message__conversation_id__in=conversations)
+    scope.filter(stale).delete()
     entry_points = has_referrals(company=company, until=until)
     select, params = _charge_select(
-        company=company, until=until, invoice=invoice, entry_points=entry_points
+        company=company,
+        until=until,
+        invoice=invoice,
+        entry_points=entry_points,
+        conversations=conversations,
     )
     columns = ", ".join(_quote(c) for c in CHARGE_COLUMNS)
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Room for the hashed "not yet charged" set of a big company (the
+            # planner hashes it only when it fits): one statement, this
+            # transaction only.
+            cursor.execute("SET LOCAL work_mem TO '128MB'")
         cursor.execute(
             f"INSERT INTO {_quote(Charge._meta.db_table)} ({columns}) {select} "  # noqa: S608
             "ON CONFLICT (message_id) DO NOTHING",

@@ -14,7 +14,7 @@ from .. import rules
 from ..models import (
     Invoice,
 )
-from ..selectors.charges import charge_facts
+from ..selectors.charges import charge_facts, market_segments_sql, other_market_id
 from ..selectors.pricing import PolicyStep, policy_timeline
 
 
@@ -67,36 +67,100 @@ def _policy_step_sql(timeline: list[PolicyStep]) -> tuple[str, list]:
     return f"CASE {' '.join(whens)} ELSE %s END", [*params, len(timeline) - 1]
 
 
+def _rate_segments_sql(*, company: Company) -> tuple[str, list]:
+    """C6, once per (market, category, span) instead of once per message: the
+    spans of time in which one rate is in force for the company (``market_id,
+    category, since, until, rate``; ``until`` NULL: open-ended).
+
+    A span starts at every ``effective_from`` of a rate of the company's card or
+    the price list's (in the billing currency); the rate in force at its start
+    (the company's card first, then the latest ``effective_from``) holds until
+    the next one. Before the first span there is no rate (the charge has none,
+    which blocks the invoice).
+    """
+    q = _quote
+    rate, card = q("billing_rate"), q("billing_ratecard")
+    rows = f"""
+        SELECT rt.{q("market_id")} AS market_id, rt.{q("category")} AS category,
+               rt.{q("effective_from")} AS r_from, rt.{q("rate")} AS rate,
+               CASE WHEN rc.{q("company_id")} IS NULL THEN 1 ELSE 0 END AS fallback
+          FROM {rate} rt JOIN {card} rc ON rc.{q("id")} = rt.{q("card_id")}
+         WHERE rc.{q("currency")} = %s
+           AND (rc.{q("company_id")} = %s OR rc.{q("company_id")} IS NULL)
+    """  # noqa: S608 - identifiers are quoted constants, values are parameters
+    segments = """
+        SELECT market_id, category, since,
+               LEAD(since) OVER (PARTITION BY market_id, category ORDER BY since)
+                   AS until,
+               rate
+          FROM (
+            SELECT pt.market_id, pt.category, pt.since, r.rate,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY pt.market_id, pt.category, pt.since
+                       ORDER BY r.fallback, r.r_from DESC
+                   ) AS rn
+              FROM (SELECT DISTINCT market_id, category, r_from AS since
+                      FROM card_rates) pt
+              JOIN card_rates r
+                ON r.market_id = pt.market_id AND r.category = pt.category
+               AND r.r_from <= pt.since
+          ) ranked
+         WHERE rn = 1
+    """
+    return (
+        f"card_rates AS ({rows}), rate_segments AS {_materialized()}({segments})",
+        [company.billing_currency, company.pk],
+    )
+
+
 def _charge_select(
-    *, company: Company, until: datetime, invoice: Invoice | None, entry_points: bool
+    *,
+    company: Company,
+    until: datetime,
+    invoice: Invoice | None,
+    entry_points: bool,
+    conversations=None,
 ) -> tuple[str, list]:
     """SELECT of complete charge rows, in four named steps: the facts of every
-    delivered message still without a charge; keyed by the rule's input class;
-    answered by the table of the rule's answers (``_answers_sql``); priced at
-    the rate in force (C6, the company's card first)."""
+    delivered message still without a charge (of ``conversations`` only, when
+    given); keyed by the rule's input class and the recipient's market (C6, from
+    the contact's market spans); answered by the table of the rule's answers
+    (``_answers_sql``); priced at the rate in force (C6, the company's card
+    first, from the rate spans)."""
     timeline = policy_timeline(company=company)
     free_form = any(step.terms.service_in_window for step in timeline)
     facts_sql, facts_params = charge_facts(
-        company=company, until=until, free_form=free_form, entry_points=entry_points
+        company=company,
+        until=until,
+        free_form=free_form,
+        entry_points=entry_points,
+        conversations=conversations,
     ).query.sql_with_params()
+    markets_sql, markets_params = market_segments_sql(company=company)
+    rates_sql, rates_params = _rate_segments_sql(company=company)
     step_sql, step_params = _policy_step_sql(timeline)
     answers_sql, answers_params = _answers_sql(timeline)
     invoice_sql, invoice_params = _invoice_column(company=company, invoice=invoice)
-    rate_card_table, rate_table = _quote("billing_ratecard"), _quote("billing_rate")
     msg = _quote("messaging_message")
     # Optimisation fences: without them the planner inlines the steps and
     # evaluates the window subquery once per reference (key, join).
     fence = " OFFSET 0" if connection.vendor == "postgresql" else " LIMIT -1 OFFSET 0"
     sql = f"""
-        WITH facts AS ({facts_sql}{fence}),
+        WITH {markets_sql}, {rates_sql},
+        facts AS ({facts_sql}{fence}),
         keyed AS (
             SELECT facts.*,
+                   COALESCE(ms.market_id, %s) AS f_market,
                    {step_sql} AS policy_step,
                    CASE WHEN f_window IS NULL THEN 0 ELSE 1 END AS window_open,
                    CASE WHEN f_entry_point IS NULL THEN 0 ELSE 1 END AS entry_point,
                    CASE WHEN f_provider_type = %s THEN 1 ELSE 0 END
                        AS provider_entry_point
-            FROM facts{fence}
+            FROM facts
+            LEFT JOIN market_segments ms
+              ON ms.contact_id = facts.f_contact
+             AND ms.since <= facts.f_delivered_at
+             AND (ms.until IS NULL OR facts.f_delivered_at < ms.until){fence}
         ),
         answers (policy_step, category, window_open, entry_point,
                  provider_entry_point, billable, reason, policy_id, rate_category)
@@ -113,18 +177,13 @@ def _charge_select(
              AND answers.provider_entry_point = keyed.provider_entry_point{fence}
         ),
         priced AS (
-            SELECT answered.*,
-                (SELECT rt.{_quote("rate")} FROM {rate_table} rt
-                   JOIN {rate_card_table} rc ON rc.{_quote("id")} = rt.{_quote("card_id")}
-                  WHERE rt.{_quote("market_id")} = answered.f_market
-                    AND rt.{_quote("category")} = answered.rate_category
-                    AND rt.{_quote("effective_from")} <= answered.f_delivered_at
-                    AND rc.{_quote("currency")} = %s
-                    AND (rc.{_quote("company_id")} = %s OR rc.{_quote("company_id")} IS NULL)
-                  ORDER BY CASE WHEN rc.{_quote("company_id")} IS NULL THEN 1 ELSE 0 END,
-                           rt.{_quote("effective_from")} DESC
-                  LIMIT 1) AS rate
-            FROM answered{fence}
+            SELECT answered.*, rs.rate
+            FROM answered
+            LEFT JOIN rate_segments rs
+              ON rs.market_id = answered.f_market
+             AND rs.category = answered.rate_category
+             AND rs.since <= answered.f_delivered_at
+             AND (rs.until IS NULL OR answered.f_delivered_at < rs.until){fence}
         )
         SELECT x.f_message, %s, x.f_category, x.f_market, x.f_delivered_at, x.billable,
                x.reason, x.rate, CASE WHEN x.billable THEN x.rate ELSE 0 END, %s,
@@ -138,12 +197,13 @@ def _charge_select(
     """  # noqa: S608 - identifiers are quoted constants, values are parameters
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     params = [
+        *markets_params,
+        *rates_params,
         *facts_params,
+        other_market_id(),
         *step_params,
         rules.PROVIDER_FREE_ENTRY_POINT,
         *answers_params,
-        company.billing_currency,
-        company.pk,
         company.pk,
         company.billing_currency,
         now,
@@ -208,3 +268,10 @@ def _invoice_column(*, company: Company, invoice: Invoice | None) -> tuple[str, 
         *params,
         invoice.pk,
     ]
+
+
+def _materialized() -> str:
+    """Computed once per statement (PostgreSQL): the planner, misjudging the
+    rows of the steps before, joins the spans by nested loop, and would
+    recompute their window functions for every message otherwise."""
+    return "MATERIALIZED " if connection.vendor == "postgresql" else ""

@@ -13,7 +13,6 @@ from .. import charts, selectors, services
 from ..forms.budget import BudgetForm
 from ..money import quantize_money
 from ..rules import month_bounds, month_of
-from ..services import invoice_preview
 from ..templatetags.billing_tags import money
 from .invoices import invoice_context
 
@@ -21,20 +20,16 @@ from .invoices import invoice_context
 @private_no_store
 @company_admin_required
 def usage_current(request, budget_form=None):
-    """This month so far: the same computation as the invoice, not saved."""
+    """This month so far: the invoice's lines and totals from the synced charges."""
     company = request.user.company
     zone = company.zone
     now = timezone.now()
     month = month_of(now, zone)
     start, end = month_bounds(month, zone)
 
-    def chart_data(invoice):
-        return selectors.daily_charges(company=company, start=start, end=end, zone=zone)
-
-    preview = invoice_preview(company=company, month=month, collect=chart_data)
-    messages = selectors.daily_activity(
-        company=company, start=start, end=end, zone=zone
-    )
+    # Read from the synced month so far: no write, no lock (a GET).
+    preview = selectors.month_so_far(company=company, at=now)
+    messages = preview.activity
     labels = {
         "inbound": _("Inbound"),
         "free_form": _("Free-form"),
@@ -46,7 +41,7 @@ def usage_current(request, budget_form=None):
         first=start.astimezone(zone).date(),
         last=now.astimezone(zone).date(),
         messages=messages,
-        charges=preview.extra,
+        charges=preview.days,
         labels=labels,
         title=_("Messages per day by kind, and the day's charges"),
     )
@@ -56,7 +51,7 @@ def usage_current(request, budget_form=None):
             "preview": True,
             "chart": svg,
             "legend": [(labels[k], colour) for k, colour in charts.KINDS],
-            "as_of": now,
+            "as_of": preview.synced_at or now,
         }
     )
     context.update(_budget_context(company, month, preview.invoice, budget_form))

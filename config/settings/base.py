@@ -265,6 +265,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.spend_alerts_run_task",
         "schedule": crontab(minute="*/30"),
     },
+    # Every 2 minutes: sync the month so far of every company with changes waiting
+    # (their on-commit sync was lost) or a stale one (after a billing run).
+    "sync-months-so-far": {
+        "task": "billing.tasks.usage_sync_run_task",
+        "schedule": crontab(minute="*/2"),
+    },
 }
 # Drafts wait this long after their month ends, so late webhooks still land on them.
 BILLING_FINALIZE_GRACE_DAYS = env.int("BILLING_FINALIZE_GRACE_DAYS", default=3)
@@ -396,3 +402,9 @@ WHATSAPP_API_TIMEOUT = env.float("WHATSAPP_API_TIMEOUT", default=10.0)
 WHATSAPP_SANDBOX_EMIT_STATUSES = env.bool(
     "WHATSAPP_SANDBOX_EMIT_STATUSES", default=True
 )
+
+# The month so far (billing/services/usage.py): sync a company's month so far
+# after a change commits (a delivery status, an inbound message), at most once
+# per BILLING_USAGE_SYNC_DELAY seconds; the beat syncs what is left.
+BILLING_USAGE_SYNC_ON_CHANGE = env.bool("BILLING_USAGE_SYNC_ON_CHANGE", default=True)
+BILLING_USAGE_SYNC_DELAY = env.int("BILLING_USAGE_SYNC_DELAY", default=5)

@@ -22,3 +22,8 @@ else:
 # Serve static files from the app folders; no collectstatic needed.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# The month so far syncs on commit of a change, at once (eager Celery, no delay).
+
+BILLING_USAGE_SYNC_ON_CHANGE = env.bool("BILLING_USAGE_SYNC_ON_CHANGE", default=True)
+BILLING_USAGE_SYNC_DELAY = 0

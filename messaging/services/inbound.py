@@ -7,6 +7,7 @@ from django.db.models.functions import Coalesce, Greatest
 
 from .. import rules
 from ..models import BusinessNumber, Contact, Conversation, Message
+from ..signals import messages_changed
 from ..webhooks import Change
 from .contacts import opt_ins_from_inbound_record
 
@@ -73,4 +74,10 @@ def inbound_messages_record(*, number: BusinessNumber, change: Change) -> int:
             last_inbound_at=Greatest(Coalesce("last_inbound_at", ts), ts),
             last_message_at=Greatest(Coalesce("last_message_at", ts), ts),
         )
+    # An inbound message may open a window over deliveries already charged (C3).
+    messages_changed.send(
+        sender=Message,
+        company_id=company_id,
+        conversation_ids=sorted({c.pk for c in conversations.values()}),
+    )
     return len(change.messages)

@@ -7,6 +7,7 @@ from django.db.models import OuterRef, Subquery
 from .. import rules
 from ..locks import messages_lock, messages_lock_any
 from ..models import BusinessNumber, Message, MessageStatusEvent, WebhookDelivery
+from ..signals import messages_changed
 from ..webhooks import StatusUpdate
 
 
@@ -162,6 +163,14 @@ def message_delivery_refresh(*, messages: list[Message]) -> None:
             changed.append(message)
     if changed:
         _rows_update(Message, changed, fields)
+        for company_id in sorted({m.company_id for m in changed}):
+            messages_changed.send(
+                sender=Message,
+                company_id=company_id,
+                conversation_ids=sorted(
+                    {m.conversation_id for m in changed if m.company_id == company_id}
+                ),
+            )
 
 
 def _rows_update(model, objects, fields: list[str]) -> None:

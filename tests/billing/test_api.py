@@ -194,7 +194,8 @@ def test_usage_is_the_month_so_far_and_saves_nothing(client):
     body = response.json()
     assert body["month"] == "2026-10"
     assert body["currency"] == "EUR"
-    assert body["as_of"] == "2026-10-07T09:00:00Z"
+    # As of the last sync: the third delivery's status, synced on commit.
+    assert body["as_of"] == "2026-10-06T09:02:00Z"
     usage = [line for line in body["lines"] if line["kind"] == "usage"]
     assert [(u["category"], u["quantity"], u["amount"]) for u in usage] == [
         ("marketing", "3.0000", "0.18")

@@ -1,0 +1,193 @@
+"""The month so far: kept up to date incrementally from the changes, read by a GET
+that performs no write and takes no lock, with the invoice's own numbers."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from billing import selectors
+from billing.models import Charge, UsageChange, UsageSnapshot
+from billing.services import usage_sync
+from tests.billing_world import World, rate_card
+from tests.factories import CompanyAdminFactory
+
+T = datetime(2026, 10, 6, 9, 0, tzinfo=UTC)
+OCT = T.date().replace(day=1)
+LATER = datetime(2026, 10, 20, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _no_sandbox_statuses(settings):
+    settings.WHATSAPP_SANDBOX_EMIT_STATUSES = False
+
+
+def _world(client) -> World:
+    rate_card(
+        rates={
+            ("Spain", "marketing"): "0.0615",
+            ("Spain", "utility"): "0.0200",
+            ("Spain", "authentication"): "0.0300",
+        },
+        effective_from=T - timedelta(days=30),
+    )
+    return World(client, start=T)
+
+
+def _numbers(invoice, lines) -> tuple:
+    return (
+        invoice.subtotal,
+        invoice.tax,
+        invoice.total,
+        invoice.free_templates,
+        [
+            (ln.kind, ln.description, ln.quantity, ln.unit_price, ln.amount)
+            for ln in lines
+        ],
+    )
+
+
+@pytest.mark.django_db
+def test_the_month_so_far_is_kept_incrementally_and_equals_the_invoice(client):
+    world = _world(client)
+    world.send_and_deliver("marketing", T)
+    world.send_and_deliver("utility", T + timedelta(hours=1))  # no window: charged
+    world.send_and_deliver("authentication", T + timedelta(hours=2))
+    # every delivery synced on commit: nothing waits, the charges are unbilled
+    assert not UsageChange.objects.exists()
+    assert Charge.objects.filter(invoice=None).count() == 3
+    with time_machine.travel(LATER, tick=False):
+        so_far = selectors.month_so_far(company=world.company)
+    assert [ln.quantity for ln in so_far.lines if ln.kind == "usage"] == [1, 1, 1]
+    # C3: a late inbound message opens a window over the utility delivery; only
+    # its conversation is synced again, incrementally
+    world.contact_writes(T + timedelta(minutes=30))
+    snapshot = UsageSnapshot.objects.get(company=world.company)
+    assert snapshot.synced_at is not None
+    with time_machine.travel(LATER, tick=False):
+        so_far = selectors.month_so_far(company=world.company)
+        invoice = world.invoice(OCT)
+    assert _numbers(so_far.invoice, so_far.lines) == _numbers(
+        invoice, list(invoice.lines.order_by("position"))
+    )
+    assert so_far.invoice.free_templates == 1
+
+
+@pytest.mark.django_db
+def test_a_sync_without_changes_rebuilds_nothing_and_a_new_rate_rebuilds_all(client):
+    world = _world(client)
+    world.send_and_deliver("marketing", T)
+    assert usage_sync(company=world.company) == {"rebuilt": False, "conversations": 0}
+    rate_card(
+        rates={("Spain", "marketing"): "0.0700"}, effective_from=T - timedelta(days=1)
+    )
+    assert usage_sync(company=world.company)["rebuilt"] is True
+    with time_machine.travel(LATER, tick=False):
+        so_far = selectors.month_so_far(company=world.company)
+        invoice = world.invoice(OCT)
+    assert so_far.invoice.total == invoice.total
+    assert [ln.unit_price for ln in so_far.lines if ln.kind == "usage"] == [
+        ln.unit_price for ln in invoice.lines.filter(kind="usage")
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["billing:usage", "api-usage"])
+def test_a_get_of_the_month_so_far_performs_no_write_and_takes_no_lock(client, url):
+    world = _world(client)
+    for i in range(3):
+        world.send_and_deliver("marketing", T + timedelta(minutes=i))
+    admin = CompanyAdminFactory(company=world.company)
+    client.force_login(admin)
+    with (
+        time_machine.travel(LATER, tick=False),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        response = client.get(reverse(url))
+    assert response.status_code == 200
+    statements = [q["sql"].lstrip().upper() for q in queries.captured_queries]
+    ours = [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE"))]
+    assert ours and all(s.startswith("SELECT") for s in ours), ours
+    assert not [s for s in ours if "FOR UPDATE" in s or "FOR NO KEY" in s], ours
+    assert not [s for s in ours if "BILLING_CHARGE" in s], "no charge is read"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks")
+def test_a_license_assign_is_not_held_up_by_a_read_of_the_month_so_far(client):
+    world = _world(client)
+    world.send_and_deliver("marketing", T)
+    company = world.company
+    read = threading.Event()
+    done = threading.Event()
+    outcome = {}
+
+    def lock_the_company_meanwhile():
+        read.wait(10)
+        try:
+            with transaction.atomic(), connections["default"].cursor() as cursor:
+                cursor.execute(
+                    "SELECT id FROM accounts_company WHERE id = %s "
+                    "FOR NO KEY UPDATE NOWAIT",
+                    [company.pk],
+                )
+                outcome["locked"] = cursor.fetchone()[0]
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_class c "
+                    "ON c.oid = l.relation WHERE c.relname = 'billing_usagesnapshot' "
+                    "AND l.mode NOT IN ('AccessShareLock') AND l.pid <> pg_backend_pid()"
+                )
+                outcome["snapshot_locks"] = cursor.fetchone()[0]
+        except Exception as exc:  # noqa: BLE001 - reported below
+            outcome["error"] = exc
+        finally:
+            connections["default"].close()
+            done.set()
+
+    thread = threading.Thread(target=lock_the_company_meanwhile)
+    thread.start()
+    # The GET's whole read inside one open transaction, kept open while another
+    # connection takes the company's row lock (as license_assign does).
+    with transaction.atomic():
+        selectors.month_so_far(company=company)
+        read.set()
+        assert done.wait(10)
+    thread.join()
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome == {"locked": company.pk, "snapshot_locks": 0}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_traffic_synced_incrementally_equals_the_invoice(client, seed):
+    """Deliveries, late inbound messages (C3) and a free-form policy-free month
+    on three numbers in random order, synced after every change; the month so far
+    then has the numbers of the invoice computed from scratch."""
+    import random
+
+    rng = random.Random(seed)
+    world = _world(client)
+    numbers = ["34600111222", "34600333444", "34600555666"]
+    for _ in range(12):
+        world.wa_id, world.conversation = rng.choice(numbers), None
+        at = T + timedelta(hours=rng.randint(0, 200), minutes=rng.randint(0, 59))
+        if rng.random() < 0.3:
+            # a late inbound message: arrives now, written before deliveries
+            world.contact_writes(
+                at - timedelta(hours=rng.randint(1, 30)), arrives=at + timedelta(1)
+            )
+        else:
+            world.send_and_deliver(
+                rng.choice(["marketing", "utility", "authentication"]), at
+            )
+    assert not UsageChange.objects.exists()  # every change synced on commit
+    with time_machine.travel(LATER, tick=False):
+        so_far = selectors.month_so_far(company=world.company)
+        invoice = world.invoice(OCT)
+    assert _numbers(so_far.invoice, so_far.lines) == _numbers(
+        invoice, list(invoice.lines.order_by("position"))
+    )
