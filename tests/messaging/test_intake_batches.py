@@ -94,7 +94,7 @@ def test_a_repeated_post_is_stored_once_and_answered_as_a_duplicate(outbound):
 
 
 @pytest.mark.django_db
-def test_processing_a_single_status_delivery_takes_seven_statements(outbound):
+def test_processing_a_single_status_delivery_takes_eight_statements(outbound):
     number, messages = outbound
     body = _status_body(number, [messages[0].wamid])
     delivery, _ = webhook_receive(body=body, signature=whatsapp.sign(body))
@@ -102,8 +102,9 @@ def test_processing_a_single_status_delivery_takes_seven_statements(outbound):
         processed = delivery_process(delivery_id=delivery.pk)
     statements = _statements(queries.captured_queries)
     # lock the delivery, its number, lock the message, insert the event, read the
-    # message's events, update the message, update the delivery (11 before)
-    assert len(statements) == 7, "\n".join(statements)
+    # message's events, update the message, record the changed conversation for
+    # the month so far (billing_usagechange), update the delivery (11 before)
+    assert len(statements) == 8, "\n".join(statements)
     assert (processed.status, processed.attempts) == ("processed", 1)
     messages[0].refresh_from_db()
     assert (messages[0].status, messages[0].delivered_at) == ("delivered", T)
