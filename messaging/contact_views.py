@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.decorators import (
     company_admin_required,
@@ -44,11 +44,10 @@ def country_name(code: str) -> str:
     return locale.territories.get(code, code)
 
 
-@require_GET
-@private_no_store
-@company_user_required
-def contact_list(request):
-    """The company's contacts: name, number, country, last inbound, window, opt-ins."""
+def contact_list_context(request) -> dict:
+    """What the contacts page shows (``portal.views.contact_list`` adds each
+    contact's market, a billing fact): name, number, country, last inbound,
+    window, opt-ins."""
     user = request.user
     at = timezone.now()
     query = request.GET.get("q", "")[:100]
@@ -73,19 +72,16 @@ def contact_list(request):
     for row in rows:
         opted = {o.business_number_id for o in row["opt_ins"]}
         row["numbers_without_opt_in"] = [n for n in numbers if n.pk not in opted]
-    return render(
-        request,
-        "messaging/contacts.html",
-        {
-            "company": user.company,
-            "page": page,
-            "rows": rows,
-            "query": query,
-            "may_opt_in": may_opt_in,
-            "may_start": holds_license,
-            "may_import": user.is_company_admin,
-        },
-    )
+    return {
+        "company": user.company,
+        "at": at,
+        "page": page,
+        "rows": rows,
+        "query": query,
+        "may_opt_in": may_opt_in,
+        "may_start": holds_license,
+        "may_import": user.is_company_admin,
+    }
 
 
 @require_POST

@@ -32,7 +32,7 @@ urlpatterns = [
         inbox_views.conversation_send,
         name="conversation-send",
     ),
-    path("contacts/", contact_views.contact_list, name="contacts"),
+    # "contacts/" (the list, with each contact's market) is portal.urls'.
     path("contacts/import/", contact_views.contact_import, name="contact-import"),
     path(
         "contacts/<int:pk>/opt-in/",

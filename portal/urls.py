@@ -4,4 +4,5 @@ from . import views
 
 urlpatterns = [
     path("inbox/<int:pk>/cost/", views.conversation_cost, name="conversation-cost"),
+    path("contacts/", views.contact_list, name="contacts"),
 ]

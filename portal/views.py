@@ -9,13 +9,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language
 
-from accounts.decorators import company_user_required
+from accounts.decorators import company_user_required, private_no_store
 from accounts.services import user_language_set
 from billing import rules as billing_rules
+from billing import selectors as billing_selectors
 from billing.services import send_cost_preview
-from billing.templatetags.billing_tags import category_label, rate
+from billing.templatetags.billing_tags import category_label, market_label, rate
 from licensing.selectors import license_summary, user_holds_license
 from messaging import selectors as messaging_selectors
+from messaging.contact_views import contact_list_context
 from messaging.models import Conversation
 from messaging.selectors import template_costlier_changes
 
@@ -148,3 +150,18 @@ def language_set(request):
         with suppress(ValueError):
             user_language_set(user=request.user, language=language)
     return response
+
+
+@require_GET
+@private_no_store
+@company_user_required
+def contact_list(request):
+    """The company's contacts (``messaging.contact_views.contact_list_context``)
+    with the market each number is priced in (C6), in the viewer's language."""
+    context = contact_list_context(request)
+    markets = billing_selectors.markets_of_numbers(
+        wa_ids=[row["contact"].wa_id for row in context["rows"]], at=context["at"]
+    )
+    for row in context["rows"]:
+        row["market"] = market_label(markets.get(row["contact"].wa_id))
+    return render(request, "messaging/contacts.html", context)

@@ -63,6 +63,7 @@ from .invoices import (
     line_get,
     reason_text,
 )
+from .markets import markets_of_numbers
 from .pricing import (
     PolicyPeriod,
     PolicyStep,
@@ -103,6 +104,7 @@ __all__ = [
     "issuer_logo",
     "issuer_logo_data_uri",
     "document_emails_due",
+    "markets_of_numbers",
     "market_segments_sql",
     "other_market_id",
     "MonthSoFar",

@@ -86,6 +86,20 @@ def test_contacts_list_in_spanish_names_countries_in_spanish(client, number, age
     assert "España" in page.content.decode()
 
 
+def test_contacts_list_shows_the_market_each_number_is_priced_in(client, number, agent):
+    # an Austrian number is priced in "Rest of Western Europe" (C6), in the
+    # viewer's language; its country stays Austria
+    ContactFactory(company=number.company, wa_id="436641234567", country="AT")
+    client.force_login(agent)
+    english = client.get(reverse("contacts")).content.decode()
+    spanish = client.get(
+        reverse("contacts"), headers={"accept-language": "es"}
+    ).content.decode()
+    assert "<td>Austria</td>" in english
+    assert "<td>Rest of Western Europe</td>" in english
+    assert "<td>Resto de Europa occidental</td>" in spanish
+
+
 def test_contacts_search_by_name_or_digits(client, number, agent):
     ContactFactory(company=number.company, profile_name="Ana Gil", wa_id="34611000001")
     ContactFactory(company=number.company, profile_name="Bea Ruiz", wa_id="34622000002")
