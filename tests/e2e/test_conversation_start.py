@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from messaging.models import Contact, Message
 from tests.factories import (
@@ -62,8 +63,9 @@ def test_an_agent_starts_a_conversation_with_a_new_number(
     spring = company.templates.get(name="spring_sale").pk
     update = company.templates.get(name="order_update").pk
     page.select_option("#start-template", label="spring_sale (en_US, Marketing)")
-    assert page.locator(f"#param-{spring}-1").is_visible()
-    assert not page.locator(f"#param-{update}-1").is_visible()
+    # (the page's script shows and hides them: wait for it, do not race it)
+    expect(page.locator(f"#param-{spring}-1")).to_be_visible()
+    expect(page.locator(f"#param-{update}-1")).to_be_hidden()
 
     # a toll-free number is refused with words, and nothing is created
     page.fill("#id_to", "+1 800 555 0100")
