@@ -6,6 +6,7 @@ focus stops on shows that it has it."""
 from datetime import date
 
 import pytest
+from playwright.sync_api import expect
 
 from billing.selectors import invoice_customer_status
 from messaging.models import Message
@@ -132,7 +133,7 @@ def test_the_inbox_composer_works_from_the_keyboard(
     tab_to(page, "#template-select")
     choose_with_arrows(page, str(template.pk))
     fieldset = page.locator(f'.template-params[data-template="{template.pk}"]')
-    assert fieldset.is_visible()
+    expect(fieldset).to_be_visible()
     page.keyboard.press("Tab")
     page.keyboard.type("Ana")
     page.keyboard.press("Tab")
