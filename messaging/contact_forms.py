@@ -11,7 +11,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from .forms import PARAM_MAX_LENGTH, param_field_name
+from .forms import template_params_clean
 from .models import BusinessNumber, MessageTemplate
 
 # A contact file is a few thousand lines at most (services.contacts.IMPORT_MAX_ROWS).
@@ -76,25 +76,7 @@ class ConversationStartForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        template = cleaned.get("template")
-        params = []
-        if template is not None:
-            for number in range(1, template.placeholder_count + 1):
-                value = self.data.get(param_field_name(template, number), "").strip()
-                if not value:
-                    raise forms.ValidationError(
-                        _("Fill in a value for {{%(number)s}}."),
-                        code="param_missing",
-                        params={"number": number},
-                    )
-                if len(value) > PARAM_MAX_LENGTH:
-                    raise forms.ValidationError(
-                        _("The value for {{%(number)s}} is too long."),
-                        code="param_too_long",
-                        params={"number": number},
-                    )
-                params.append(value)
-        cleaned["params"] = params
+        cleaned["params"] = template_params_clean(self.data, cleaned.get("template"))
         return cleaned
 
 

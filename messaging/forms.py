@@ -26,6 +26,31 @@ def param_field_name(template: MessageTemplate, number: int) -> str:
     return f"param-{template.pk}-{number}"
 
 
+def template_params_clean(data, template: MessageTemplate | None) -> list[str]:
+    """The values typed for ``template``'s placeholders ``{{1}}``… in order, each
+    required and at most PARAM_MAX_LENGTH long (``ValidationError`` otherwise);
+    no template: none."""
+    params = []
+    if template is None:
+        return params
+    for number in range(1, template.placeholder_count + 1):
+        value = data.get(param_field_name(template, number), "").strip()
+        if not value:
+            raise forms.ValidationError(
+                _("Fill in a value for {{%(number)s}}."),
+                code="param_missing",
+                params={"number": number},
+            )
+        if len(value) > PARAM_MAX_LENGTH:
+            raise forms.ValidationError(
+                _("The value for {{%(number)s}} is too long."),
+                code="param_too_long",
+                params={"number": number},
+            )
+        params.append(value)
+    return params
+
+
 class MessageSendForm(forms.Form):
     # Generated when the page renders: a double submit sends once.
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
@@ -50,23 +75,5 @@ class MessageSendForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        template = cleaned.get("template")
-        params = []
-        if template is not None:
-            for number in range(1, template.placeholder_count + 1):
-                value = self.data.get(param_field_name(template, number), "").strip()
-                if not value:
-                    raise forms.ValidationError(
-                        _("Fill in a value for {{%(number)s}}."),
-                        code="param_missing",
-                        params={"number": number},
-                    )
-                if len(value) > PARAM_MAX_LENGTH:
-                    raise forms.ValidationError(
-                        _("The value for {{%(number)s}} is too long."),
-                        code="param_too_long",
-                        params={"number": number},
-                    )
-                params.append(value)
-        cleaned["params"] = params
+        cleaned["params"] = template_params_clean(self.data, cleaned.get("template"))
         return cleaned
