@@ -46,6 +46,14 @@ from .serializers import (
 from .services import conversation_start, message_send
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# The header both sending endpoints accept, as the schema documents it.
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Same as the body's idempotency_key.",
+)
 
 # Token first: an anonymous request then gets 401 with a WWW-Authenticate header.
 AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
@@ -158,15 +166,7 @@ class ConversationListView(CompanyConversationMixin, generics.ListAPIView):
             "the rules of `POST /api/messages/`. A refused send creates nothing."
         ),
         request=ConversationStartSerializer,
-        parameters=[
-            OpenApiParameter(
-                IDEMPOTENCY_HEADER,
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                required=False,
-                description="Same as the body's idempotency_key.",
-            )
-        ],
+        parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             201: ConversationStartedSerializer,
             400: OpenApiResponse(description="The body is not valid."),
@@ -314,15 +314,7 @@ class MessageCreateView(APIView):
             "before a first answer is replayed."
         ),
         request=MessageSendSerializer,
-        parameters=[
-            OpenApiParameter(
-                IDEMPOTENCY_HEADER,
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                required=False,
-                description="Same as the body's idempotency_key.",
-            )
-        ],
+        parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             201: MessageSerializer,
             400: OpenApiResponse(description="The body is not valid."),
