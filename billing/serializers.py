@@ -295,6 +295,12 @@ class UsageLineSerializer(InvoiceLineSerializer):
     )
 
 
+class UnpricedSerializer(serializers.Serializer):
+    category = serializers.CharField(read_only=True)
+    market = serializers.CharField(read_only=True)
+    messages = serializers.IntegerField(read_only=True)
+
+
 class UsageSerializer(serializers.Serializer):
     """The month so far: the same computation as the invoice, not saved."""
 
@@ -306,6 +312,15 @@ class UsageSerializer(serializers.Serializer):
     currency = serializers.CharField(source="preview.invoice.currency", read_only=True)
     as_of = serializers.DateTimeField(
         read_only=True, help_text=_("When the month so far was computed.")
+    )
+    unpriced = UnpricedSerializer(
+        source="preview.unpriced",
+        many=True,
+        read_only=True,
+        help_text=_(
+            "Charged messages of a (category, market) without a rate yet (C6): "
+            "not in the total; the invoice waits for the rate."
+        ),
     )
 
     @extend_schema_field(UsageLineSerializer(many=True))

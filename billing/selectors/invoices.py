@@ -243,10 +243,11 @@ def charge_groups(*, charges: QuerySet[Charge], zone) -> list[dict]:
 
 def charge_days(*, charges: QuerySet[Charge], zone) -> dict[str, dict[str, str]]:
     """Billable charges' amounts per local day and category (the usage chart), as
-    JSON: {"2026-10-06": {"utility": "0.0200"}}."""
+    JSON: {"2026-10-06": {"utility": "0.0200"}}. A charge without a rate yet (C6)
+    has no amount and is left out (the invoice names the missing rate)."""
     days: dict[str, dict[str, str]] = defaultdict(dict)
     rows = (
-        charges.filter(billable=True)
+        charges.filter(billable=True, amount__isnull=False)
         .annotate(day=TruncDay("delivered_at", tzinfo=zone))
         .values("day", "category")
         .annotate(amount=Sum("amount"))

@@ -16,12 +16,23 @@ from ..models import Invoice, Market, UsageSnapshot
 
 
 @dataclass(frozen=True)
+class Unpriced:
+    """Charged messages of a (category, market) the rate cards do not price yet
+    (C6): left out of the month so far's total; the invoice waits for the rate."""
+
+    category: str
+    market: str
+    messages: int
+
+
+@dataclass(frozen=True)
 class MonthSoFar:
     invoice: Invoice  # not saved: the draft the month would get now
     lines: list
     synced_at: datetime | None  # None: never synced yet (shown as empty)
     days: dict  # {date: {category: Decimal}} billable charges per day
     activity: dict  # {date: {kind: int}} messages per day (the chart)
+    unpriced: list[Unpriced]  # charged without a rate yet, not in the total
 
 
 def month_so_far(*, company: Company, at: datetime | None = None) -> MonthSoFar:
@@ -42,6 +53,8 @@ def month_so_far(*, company: Company, at: datetime | None = None) -> MonthSoFar:
         ).values_list("month", flat=True)
     )
     groups = [g for g in groups if g["orig"] == month or g["orig"] in frozen]
+    unpriced = _unpriced(groups)
+    groups = [g for g in groups if not (g["billable"] and g["rate"] is None)]
     fee = license_fee_compute(company=company, month=month)
     totals = invoicing.invoice_totals(
         company=company, month=month, fee=fee, groups=groups
@@ -81,4 +94,14 @@ def month_so_far(*, company: Company, at: datetime | None = None) -> MonthSoFar:
         synced_at=snapshot.synced_at if snapshot else None,
         days=days,
         activity=activity,
+        unpriced=unpriced,
     )
+
+
+def _unpriced(groups: list[dict]) -> list[Unpriced]:
+    counts: dict[tuple[str, str], int] = {}
+    for g in groups:
+        if g["billable"] and g["rate"] is None:
+            key = (g["category"], g["market_name"])
+            counts[key] = counts.get(key, 0) + g["n"]
+    return [Unpriced(c, m, n) for (c, m), n in sorted(counts.items())]

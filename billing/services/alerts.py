@@ -145,6 +145,15 @@ def spend_alerts_check(*, company: Company, at: datetime) -> list[SpendAlert]:
         # Missing rates or prices: the invoice cannot be computed, nor its total.
         logger.warning("Spend alerts of %s skipped: %s", company.pk, exc.message)
         return []
+    if preview.unpriced:
+        # C6: charged without a rate yet; the priced part is checked (a floor).
+        logger.warning(
+            "Spend alerts of %s compare the priced part: %s without a rate yet",
+            company.pk,
+            "; ".join(
+                f"{u.messages} {u.category} in {u.market}" for u in preview.unpriced
+            ),
+        )
     spent = preview.invoice.total
     already = set(
         SpendAlert.objects.filter(company=company, month=month).values_list(

@@ -52,6 +52,7 @@ def usage_current(request, budget_form=None):
             "chart": svg,
             "legend": [(labels[k], colour) for k, colour in charts.KINDS],
             "as_of": preview.synced_at or now,
+            "unpriced": preview.unpriced,
         }
     )
     context.update(_budget_context(company, month, preview.invoice, budget_form))

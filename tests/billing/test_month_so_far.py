@@ -191,3 +191,33 @@ def test_random_traffic_synced_incrementally_equals_the_invoice(client, seed):
     assert _numbers(so_far.invoice, so_far.lines) == _numbers(
         invoice, list(invoice.lines.order_by("position"))
     )
+
+
+@pytest.mark.django_db
+def test_charges_without_a_rate_keep_the_month_so_far_in_sync_and_say_what_is_missing(
+    client,
+):
+    """C6: a delivered template in a market the rate card does not price is
+    charged without an amount. The incremental sync carries on (it used to fail
+    on every later change), and the page and the API give the priced part with
+    what is not priced yet, instead of an error."""
+    world = _world(client)
+    world.wa_id = "491511234567"  # Germany: no rate on the card
+    world.send_and_deliver("marketing", T)
+    world.send_and_deliver("marketing", T + timedelta(minutes=5))  # incremental
+    assert not UsageChange.objects.exists()
+    snapshot = UsageSnapshot.objects.get(company=world.company)
+    assert "None" not in str(snapshot.days)
+    assert snapshot.groups[0]["n"] == 2 and snapshot.groups[0]["rate"] is None
+    admin = CompanyAdminFactory(company=world.company)
+    client.force_login(admin)
+    with time_machine.travel(LATER, tick=False):
+        page = client.get(reverse("billing:usage"))
+        api = client.get(reverse("api-usage"))
+    assert page.status_code == 200
+    assert "2 marketing messages in Germany" in page.content.decode()
+    assert api.status_code == 200
+    assert api.json()["unpriced"] == [
+        {"category": "marketing", "market": "Germany", "messages": 2}
+    ]
+    assert api.json()["total"] == "0.00"  # licenses are free in this world

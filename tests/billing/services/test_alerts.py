@@ -463,14 +463,19 @@ def test_the_total_is_the_usage_pages_estimated_total_with_licenses_and_tax(clie
 
 
 @pytest.mark.django_db
-def test_missing_rates_skip_the_check_without_failing(client, caplog):
+def test_missing_rates_leave_the_priced_part_checked_without_failing(client, caplog):
+    """C6: utility has no rate: those charges are not in the total the alert
+    compares (a floor of the spend), and the log says what is unpriced."""
     world = _world(client)
-    budget_set(company=world.company, amount=D("1"), actor=None)
+    budget_set(company=world.company, amount=D("0.10"), actor=None)
     world.send_and_deliver("utility", T)  # no utility rate on the card
     with caplog.at_level(logging.WARNING, logger="billing.services.alerts"):
         _run(T + timedelta(hours=1))
     assert not SpendAlert.objects.exists()
-    assert "without a rate" in caplog.text
+    assert "1 utility in Spain without a rate yet" in caplog.text
+    _spend(world, 1, T + timedelta(hours=2))  # priced marketing crosses 50 %
+    _run(T + timedelta(hours=3))
+    assert SpendAlert.objects.filter(company=world.company, threshold=50).exists()
 
 
 class BrokenBackend(BaseEmailBackend):
