@@ -83,9 +83,10 @@ def generate(companies: int, messages: int) -> None:
     prefixes = "ARRAY[" + ",".join(f"'{p}'" for p in PREFIXES) + "]"
     statements = [
         f"""INSERT INTO accounts_company (created_at, updated_at, name, slug, billing_email,
-              billing_address, country, billing_currency, billing_timezone, tax_rate)
+              billing_address, country, billing_currency, billing_timezone, tax_rate, legal_name, tax_id)
             SELECT now(), now(), 'Bench ' || g, 'bench-' || g, 'billing' || g || '@bench.example',
-                   '', 'ES', 'EUR', 'UTC', 0 FROM generate_series(1, {companies}) g""",
+                   '', 'ES', 'EUR', 'UTC', 0, 'Bench ' || g || ' S.L.', ''
+            FROM generate_series(1, {companies}) g""",
         """INSERT INTO licensing_licensecountchange (company_id, quantity, effective_at, note, created_at)
             SELECT id, 1 + id % 20, '2026-01-01T00:00:00Z', '', now() FROM accounts_company""",
         """INSERT INTO licensing_licenseprice (company_id, currency, monthly_amount, effective_at, note, created_at)
@@ -102,8 +103,8 @@ def generate(companies: int, messages: int) -> None:
             SELECT now(), now(), id, 'bench' || id, '1555' || lpad(id::text, 7, '0'), '', '', true
             FROM accounts_company""",
         """INSERT INTO messaging_messagetemplate (created_at, updated_at, company_id, name, language,
-              category, status, body)
-            SELECT now(), now(), c.id, v.cat, 'en_US', v.cat, 'approved', 'Bench ' || v.cat
+              category, status, body, components)
+            SELECT now(), now(), c.id, v.cat, 'en_US', v.cat, 'approved', 'Bench ' || v.cat, '[]'
             FROM accounts_company c
             CROSS JOIN (VALUES ('marketing'), ('utility'), ('authentication')) AS v(cat)""",
         f"""INSERT INTO messaging_contact (created_at, updated_at, company_id, wa_id, profile_name, country)
