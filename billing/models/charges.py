@@ -34,17 +34,31 @@ class Charge(models.Model):
     """One delivered outbound message's usage record (C1-C7, F1-F3): every
     template, billable or free with why, and free-form messages a policy charges."""
 
+    # The references to the facts a charge is derived from (message, company,
+    # market, window and entry point messages) have no database constraint: the
+    # charge query inserts them from those very rows in the same statement, and
+    # PostgreSQL's deferred checks at commit (one locking probe per row and key)
+    # cost as much as the INSERT. PROTECT still refuses, in Django, to delete
+    # what a charge refers to; nothing in the product deletes messages.
     message = models.OneToOneField(
-        Message, on_delete=models.PROTECT, related_name="charge"
+        Message, on_delete=models.PROTECT, related_name="charge", db_constraint=False
     )
     # Indexed by (company, delivered_at) below.
     company = models.ForeignKey(
-        Company, on_delete=models.PROTECT, related_name="charges", db_index=False
+        Company,
+        on_delete=models.PROTECT,
+        related_name="charges",
+        db_index=False,
+        db_constraint=False,
     )
     category = models.CharField(max_length=20, choices=ChargeCategory.choices)
     # Not indexed: a market is never deleted while charges use it (PROTECT).
     market = models.ForeignKey(
-        Market, on_delete=models.PROTECT, related_name="+", db_index=False
+        Market,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     delivered_at = models.DateTimeField()
     billable = models.BooleanField()
@@ -66,6 +80,7 @@ class Charge(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     window_opened_at = models.DateTimeField(null=True, blank=True)
     # F1: the policy in force at delivery (empty: the contract's rules, no policy set).
@@ -86,6 +101,7 @@ class Charge(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     entry_point_opened_at = models.DateTimeField(null=True, blank=True)
     # F3: the volume tier whose rate applies (empty: the rate card's).

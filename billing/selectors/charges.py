@@ -134,7 +134,12 @@ def charge_facts(
     entry_point = entry_point_openers(
         conversation_ref="conversation_id", at_ref="delivered_at"
     )
-    messages = delivered_messages(company=company, until=until)
+    # The conversation (for its contact) through the company's own index: a
+    # message's conversation is always of its company; without the filter the
+    # planner hashed every conversation of the table for each company's run.
+    messages = delivered_messages(company=company, until=until).filter(
+        conversation__company=company
+    )
     if conversations is not None:
         messages = messages.filter(conversation_id__in=conversations)
     if not free_form:

@@ -19,7 +19,7 @@ from ..models import (
     Invoice,
 )
 from ..selectors.charges import has_referrals
-from .charges_sql import CHARGE_COLUMNS, _charge_select, _quote
+from .charges_sql import CHARGE_COLUMNS, _charge_select, _quote, charge_planner
 
 
 def charges_sync(
@@ -61,12 +61,7 @@ def charges_sync(
         conversations=conversations,
     )
     columns = ", ".join(_quote(c) for c in CHARGE_COLUMNS)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Room for the hashed "not yet charged" set of a big company (the
-            # planner hashes it only when it fits): one statement, this
-            # transaction only.
-            cursor.execute("SET LOCAL work_mem TO '128MB'")
+    with connection.cursor() as cursor, charge_planner(cursor):
         cursor.execute(
             f"INSERT INTO {_quote(Charge._meta.db_table)} ({columns}) {select} "  # noqa: S608
             "ON CONFLICT (message_id) DO NOTHING",

@@ -3,6 +3,7 @@ pure rules (C2-C5, F1, F2), its rate (C6) and its invoice (C7), as one SELECT th
 ``charges.charges_sync`` inserts from."""
 
 import itertools
+from contextlib import contextmanager
 from datetime import datetime
 
 from django.db import connection
@@ -144,6 +145,12 @@ def _charge_select(
     msg = _quote("messaging_message")
     # Optimisation fences: without them the planner inlines the steps and
     # evaluates the window subquery once per reference (key, join).
+    # Every input class has an answer, so the answers join is a LEFT JOIN: the
+    # planner then keeps the messages' row estimate (an inner join on five
+    # columns is estimated at one row) and hashes the rate spans instead of
+    # scanning all of them per message; and a message of a category the rules
+    # do not know fails the INSERT (billable is NOT NULL) instead of being left
+    # out silently.
     fence = " OFFSET 0" if connection.vendor == "postgresql" else " LIMIT -1 OFFSET 0"
     sql = f"""
         WITH {markets_sql}, {rates_sql},
@@ -169,7 +176,7 @@ def _charge_select(
             SELECT keyed.*, answers.billable, answers.reason, answers.policy_id,
                    answers.rate_category
             FROM keyed
-            JOIN answers
+            LEFT JOIN answers
               ON answers.policy_step = keyed.policy_step
              AND answers.category = keyed.f_category
              AND answers.window_open = keyed.window_open
@@ -268,6 +275,31 @@ def _invoice_column(*, company: Company, invoice: Invoice | None) -> tuple[str, 
         *params,
         invoice.pk,
     ]
+
+
+@contextmanager
+def charge_planner(cursor):
+    """The charge INSERT's planner settings (PostgreSQL), for that statement:
+    room to hash a big company's "not yet charged" set, and hash joins for the
+    spans and the answers. The steps' row estimates collapse to one row (the
+    five-column join with the answers, the company filters of the messages and
+    of their conversations), which made the planner join the market and rate
+    spans by nested loop: every span compared with every message (half of the
+    SELECT at 10 M messages). With nested loops off the joins that have an
+    equality are hashed; the prefix match (no equality) stays a nested loop, and
+    the window and entry point lookups are subqueries, not joins. No JIT: the
+    cost of the disabled plans would compile it for a query of milliseconds.
+    The rest of the caller's transaction plans with the defaults again."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    cursor.execute("SET LOCAL work_mem TO '128MB'")
+    cursor.execute("SET LOCAL enable_nestloop TO off")
+    cursor.execute("SET LOCAL jit TO off")
+    yield
+    # Not reached when the statement failed: its rollback undoes the settings.
+    cursor.execute("RESET enable_nestloop")
+    cursor.execute("RESET jit")
 
 
 def _materialized() -> str:
