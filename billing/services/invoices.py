@@ -56,7 +56,10 @@ def _invoice_recompute(*, company: Company, invoice: Invoice) -> Invoice:
     invoice.free_templates = totals.free_templates
     invoice.computed_at = timezone.now()
     invoice.save()
-    disagreements_sync(invoice=invoice)  # F4: as current as the charges
+    # F4: as current as the charges; the late charges carried over (C7) are
+    # looked at only when the lines have some.
+    carried_over = any(group["orig"] != invoice.month for group in groups)
+    disagreements_sync(invoice=invoice, carried_over=carried_over)
     return invoice
 
 
@@ -72,6 +75,10 @@ def invoice_compute(*, company: Company, month: date) -> Invoice:
         # recomputes the same draft. Finalizing stays fully durable.
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            # One company's queries take milliseconds: starting parallel
+            # workers for them costs more than it saves, and a billing run
+            # already keeps every core busy with one company per worker.
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather TO 0")
     company = company_lock(company)
     # The month so far's sync rebuilds unbilled charges too: one at a time, and
     # it resyncs in full after this (charges move onto the draft).

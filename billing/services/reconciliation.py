@@ -71,9 +71,10 @@ _GROUP_FIELDS = {
 }
 
 
-def _scopes(invoice: Invoice) -> list[QuerySet[Message]]:
+def _scopes(invoice: Invoice, *, carried_over: bool = True) -> list[QuerySet[Message]]:
     """The priced outbound messages an invoice answers for: those delivered in
-    its month, and the late ones of finalized months carried over onto it (C7)."""
+    its month, and the late ones of finalized months carried over onto it (C7;
+    ``carried_over`` False: the caller knows it has none)."""
     priced = Message.objects.filter(
         direction=Message.Direction.OUTBOUND, pricing__isnull=False
     )
@@ -87,7 +88,7 @@ def _scopes(invoice: Invoice) -> list[QuerySet[Message]]:
     )
     return [
         scope.annotate(p_text=Cast("pricing", TextField())).order_by()
-        for scope in (month, carried)
+        for scope in ((month, carried) if carried_over else (month,))
     ]
 
 
@@ -119,10 +120,12 @@ def _chunks(items: list, size: int) -> Iterable[list]:
         yield items[i : i + size]
 
 
-def disagreements_detect(*, invoice: Invoice) -> dict[int, dict]:
+def disagreements_detect(
+    *, invoice: Invoice, carried_over: bool = True
+) -> dict[int, dict]:
     """Return the current disagreements of ``invoice`` as {message id: facts}."""
     detected: dict[int, dict] = {}
-    for scope in _scopes(invoice):
+    for scope in _scopes(invoice, carried_over=carried_over):
         groups: dict[_Group, dict] = {}
         combos = scope.values(**_GROUP_FIELDS, g_text=F("p_text")).annotate(
             n=Count("pk")
@@ -162,7 +165,7 @@ def disagreements_detect(*, invoice: Invoice) -> dict[int, dict]:
     return detected
 
 
-def disagreements_sync(*, invoice: Invoice) -> int:
+def disagreements_sync(*, invoice: Invoice, carried_over: bool = True) -> int:
     """F4: re-derive the pricing disagreements of a draft invoice; return how
     many it has.
 
@@ -174,7 +177,7 @@ def disagreements_sync(*, invoice: Invoice) -> int:
     if invoice.status != Invoice.Status.DRAFT:
         return 0
     now = timezone.now()
-    detected = disagreements_detect(invoice=invoice)
+    detected = disagreements_detect(invoice=invoice, carried_over=carried_over)
     existing = {
         row["message_id"]: row
         for row in PricingDisagreement.objects.filter(invoice=invoice).values(

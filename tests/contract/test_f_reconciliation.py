@@ -596,3 +596,31 @@ def test_f4_recompute_of_a_draft_by_the_billing_run_persists_disagreements(world
     with time_machine.travel(datetime(2026, 11, 1, 0, 15, tzinfo=UTC), tick=False):
         invoice = invoice_compute(company=world.company, month=OCT)
     assert selectors.unreviewed_count(invoice=invoice) == 1
+
+
+def test_f4_a_late_charge_carried_over_is_compared_on_the_invoice_that_bills_it(world):
+    """C7 + F4: the late delivery of an October template, carried over onto
+    November's invoice, is compared there; a month without carried charges
+    looks at its own month only, and still finds its own disagreements."""
+    message = world.send_template("marketing", datetime(2026, 10, 31, 20, tzinfo=UTC))
+    world.finalize(world.invoice(OCT))
+    world.deliver(
+        message,
+        datetime(2026, 10, 31, 20, 0, 5, tzinfo=UTC),
+        arrives=datetime(2026, 11, 5, tzinfo=UTC),
+        pricing=pricing("utility", billable=True),
+    )
+    november = world.invoice(NOV)
+    (row,) = _rows(november)
+    assert (row.message_id, row.kind, row.provider_category) == (
+        message.pk,
+        "category",
+        "utility",
+    )
+    own = _in_window_utility(
+        world,
+        datetime(2026, 12, 3, tzinfo=UTC),
+        pricing=pricing("utility", billable=True),
+    )
+    december = world.invoice(date(2026, 12, 1))
+    assert [r.message_id for r in _rows(december)] == [own.pk]
