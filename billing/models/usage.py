@@ -37,8 +37,10 @@ class UsageSnapshot(models.Model):
     tier, billable), the charges per day and the messages per day (the chart).
 
     ``fingerprint`` is what the charges were priced with (rates, markets,
-    policies, currency, zone); another one means a full resync. Empty: stale
-    (a billing run moved charges), resync in full.
+    policies, currency, zone); another one means a full resync. Empty: never
+    synced, resync in full. ``moved``: a billing run moved unbilled charges onto
+    an invoice since the last sync; the sums are read again from the unbilled
+    charges (which the run did not change), no charge is rebuilt.
     """
 
     company = models.OneToOneField(
@@ -50,6 +52,7 @@ class UsageSnapshot(models.Model):
     activity = models.JSONField(default=dict)
     activity_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
+    moved = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("month so far")

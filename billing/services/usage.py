@@ -7,8 +7,9 @@ month_so_far``): no write, no lock, no computation of charges.
 Synced by ``usage_sync_task``: enqueued on commit of a change (a delivery status,
 an inbound message; debounced per company), by the beat for every company with
 changes waiting or a stale snapshot, and after a billing run (which moves charges
-onto drafts). A change of what charges are priced with (rates, markets, charge
-policies, the company's currency or zone) or volume tiers rebuild in full.
+onto drafts: the sums are read again, no charge is rebuilt). A change of what
+charges are priced with (rates, markets, charge policies, the company's
+currency or zone) or volume tiers rebuild in full.
 """
 
 import hashlib
@@ -113,6 +114,20 @@ def usage_sync(*, company: Company, full: bool = False) -> dict:
         )
         snapshot.days = selectors.charge_days(charges=unbilled, zone=zone)
         done = {"rebuilt": True, "conversations": None}
+    elif snapshot.moved:
+        # A billing run moved charges onto an invoice and left the others as
+        # they were: bring the changed conversations up to date, then sum the
+        # unbilled charges again (a read, no charge rebuilt).
+        if changed:
+            charges_sync(
+                company=company, invoice=None, until=until, conversations=changed
+            )
+        unbilled = _unbilled(company)
+        snapshot.groups = invoicing.groups_dump(
+            selectors.charge_groups(charges=unbilled, zone=zone)
+        )
+        snapshot.days = selectors.charge_days(charges=unbilled, zone=zone)
+        done = {"rebuilt": False, "conversations": len(changed), "moved": True}
     elif changed:
         affected = _unbilled(company).filter(message__conversation_id__in=changed)
         before = selectors.charge_groups(charges=affected, zone=zone)
@@ -140,6 +155,7 @@ def usage_sync(*, company: Company, full: bool = False) -> dict:
         snapshot.activity = {d.isoformat(): kinds for d, kinds in activity.items()}
         snapshot.activity_at = now
     snapshot.fingerprint = fingerprint
+    snapshot.moved = False
     snapshot.synced_at = now
     snapshot.save()
     return done
@@ -202,7 +218,7 @@ def usage_sync_due() -> list[int]:
     """Companies whose month so far has changes waiting or is stale."""
     waiting = set(UsageChange.objects.values_list("company_id", flat=True).distinct())
     stale = set(
-        UsageSnapshot.objects.filter(fingerprint="").values_list(
+        UsageSnapshot.objects.filter(Q(fingerprint="") | Q(moved=True)).values_list(
             "company_id", flat=True
         )
     )

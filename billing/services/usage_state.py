@@ -11,13 +11,14 @@ from ..models import UsageSnapshot
 
 def usage_snapshot_take(*, company: Company, stale: bool = False) -> UsageSnapshot:
     """Lock the company's month so far (``locks.usage_snapshot_lock``).
-    ``stale``: the caller moves charges (a billing run), so the next sync,
-    enqueued on commit, rebuilds in full."""
+    ``stale``: the caller moves unbilled charges onto an invoice (a billing
+    run), so the next sync, enqueued on commit, sums the unbilled charges again
+    (a snapshot never synced rebuilds in full anyway)."""
     snapshot = usage_snapshot_lock(company.pk)
     if stale:
-        if snapshot.fingerprint:
-            snapshot.fingerprint = ""
-            snapshot.save(update_fields=["fingerprint"])
+        if snapshot.fingerprint and not snapshot.moved:
+            snapshot.moved = True
+            snapshot.save(update_fields=["moved"])
         if settings.BILLING_USAGE_SYNC_ON_CHANGE:
             from .usage import usage_sync_soon
 

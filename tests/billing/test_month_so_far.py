@@ -221,3 +221,39 @@ def test_charges_without_a_rate_keep_the_month_so_far_in_sync_and_say_what_is_mi
         {"category": "marketing", "market": "Germany", "messages": 2}
     ]
     assert api.json()["total"] == "0.00"  # licenses are free in this world
+
+
+@pytest.mark.django_db
+def test_after_a_billing_run_the_month_so_far_is_summed_again_not_rebuilt(client):
+    """A billing run moves the unbilled charges of its month onto the draft and
+    leaves the others as they were: the next sync sums the unbilled charges
+    again without rebuilding any, and has the numbers a full rebuild has."""
+    from billing.services import invoice_compute
+
+    world = _world(client)
+    world.send_and_deliver("marketing", T)  # October
+    november = datetime(2026, 11, 3, 9, tzinfo=UTC)
+    world.send_and_deliver("utility", november)  # November, no window: charged
+    with time_machine.travel(november + timedelta(hours=1), tick=False):
+        invoice_compute(company=world.company, month=OCT)  # the billing run
+        assert UsageSnapshot.objects.get(company=world.company).moved
+        with CaptureQueriesContext(connection) as queries:
+            done = usage_sync(company=world.company)
+        assert done == {"rebuilt": False, "conversations": 0, "moved": True}
+        writes = [
+            q["sql"]
+            for q in queries.captured_queries
+            if q["sql"].lstrip().upper().startswith(("INSERT", "DELETE"))
+        ]
+        assert not writes, writes
+        snapshot = UsageSnapshot.objects.get(company=world.company)
+        assert not snapshot.moved
+        so_far = selectors.month_so_far(company=world.company)
+        assert [
+            (ln.description, ln.quantity) for ln in so_far.lines if ln.kind == "usage"
+        ] == [("Utility templates, Spain", 1)]
+        assert usage_sync(company=world.company, full=True)["rebuilt"] is True
+        rebuilt = selectors.month_so_far(company=world.company)
+    assert _numbers(so_far.invoice, so_far.lines) == _numbers(
+        rebuilt.invoice, rebuilt.lines
+    )
