@@ -196,6 +196,32 @@ def _compute_slice(args):
     return len(company_ids)
 
 
+def _sync_slice(args):
+    url, company_ids = args
+    _setup(url)
+    from accounts.models import Company
+    from billing.services import usage_sync
+
+    for company in Company.objects.filter(pk__in=company_ids):
+        usage_sync(company=company, full=True)
+    return len(company_ids)
+
+
+def month_so_far_sync(url: str, workers: int) -> None:
+    """Every company's month so far synced once, as the webhooks keep it during
+    the month in production (the generated rows bypass them): the month's
+    charges exist, unbilled, before the run, as they do at a real month end."""
+    from django.db import connections
+
+    from accounts.models import Company
+
+    ids = list(Company.objects.order_by("pk").values_list("pk", flat=True))
+    connections.close_all()
+    slices = [(url, ids[i::workers]) for i in range(workers)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(_sync_slice, slices))
+
+
 def billing_run(url: str, workers: int) -> None:
     from django.db import connections
 
@@ -289,13 +315,15 @@ def main() -> None:
         _timed("generate", generate, args.companies, args.messages)
         with connection.cursor() as cursor:
             cursor.execute(
-                "TRUNCATE billing_invoiceline, billing_charge, billing_invoice CASCADE"
+                "TRUNCATE billing_invoiceline, billing_charge, billing_invoice, "
+                "billing_usagesnapshot, billing_usagechange CASCADE"
             )
     else:
         call_command("migrate", verbosity=0)  # the code may have new migrations
         with connection.cursor() as cursor:
             cursor.execute(
-                "TRUNCATE billing_invoiceline, billing_charge, billing_invoice CASCADE"
+                "TRUNCATE billing_invoiceline, billing_charge, billing_invoice, "
+                "billing_usagesnapshot, billing_usagechange CASCADE"
             )
             cursor.execute("VACUUM ANALYZE")
     if args.referrals:
@@ -306,6 +334,16 @@ def main() -> None:
         )
         total, templates = cursor.fetchone()
     print(f"messages {total:,}, templates {templates:,}")
+    _timed(
+        "month so far synced (as during the month; not part of the run)",
+        month_so_far_sync,
+        url,
+        args.workers,
+    )
+    connection.close()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE billing_charge")
+        cursor.execute("CHECKPOINT")
     print(f"{'load average (1 min) before the run':<44} {os.getloadavg()[0]:10.2f}")
     _, run_s = _timed(
         f"billing run ({args.workers} workers, invoice_compute)",

@@ -51,7 +51,7 @@ def charges_sync(
     scope = Charge.objects.filter(company=company)
     if conversations is not None:
         scope = scope.filter(message__conversation_id__in=conversations)
-    scope.filter(stale).delete()
+    scope.filter(stale).order_by().delete()  # no sort of the charges to delete
     entry_points = has_referrals(company=company, until=until)
     select, params = _charge_select(
         company=company,

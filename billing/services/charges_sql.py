@@ -277,6 +277,19 @@ def _invoice_column(*, company: Company, invoice: Invoice | None) -> tuple[str, 
     ]
 
 
+def company_queries_planner() -> None:
+    """For the rest of the caller's transaction (PostgreSQL): one company's
+    queries take milliseconds, so no parallel workers (a billing run already
+    keeps every core busy, one company per worker) and no JIT (the planner's
+    cost estimates over the big tables compile queries whose compilation takes
+    longer than their run: 15 ms for a 30 ms DELETE at 10 M messages)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather TO 0")
+        cursor.execute("SET LOCAL jit TO off")
+
+
 @contextmanager
 def charge_planner(cursor):
     """The charge INSERT's planner settings (PostgreSQL), for that statement:
@@ -288,8 +301,9 @@ def charge_planner(cursor):
     SELECT at 10 M messages). With nested loops off the joins that have an
     equality are hashed; the prefix match (no equality) stays a nested loop, and
     the window and entry point lookups are subqueries, not joins. No JIT: the
-    cost of the disabled plans would compile it for a query of milliseconds.
-    The rest of the caller's transaction plans with the defaults again."""
+    cost of the disabled plans would compile it for a query of milliseconds
+    (and stays off for the transaction, as ``company_queries_planner`` has it).
+    The rest of the caller's transaction joins with nested loops again."""
     if connection.vendor != "postgresql":
         yield
         return
@@ -299,7 +313,6 @@ def charge_planner(cursor):
     yield
     # Not reached when the statement failed: its rollback undoes the settings.
     cursor.execute("RESET enable_nestloop")
-    cursor.execute("RESET jit")
 
 
 def _materialized() -> str:

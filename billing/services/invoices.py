@@ -21,6 +21,7 @@ from ..models import (
     InvoiceLine,
 )
 from .charges import charges_sync
+from .charges_sql import company_queries_planner
 from .license_fee import license_fee_compute
 from .reconciliation import disagreements_sync
 from .tiers import tiers_apply
@@ -75,10 +76,7 @@ def invoice_compute(*, company: Company, month: date) -> Invoice:
         # recomputes the same draft. Finalizing stays fully durable.
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            # One company's queries take milliseconds: starting parallel
-            # workers for them costs more than it saves, and a billing run
-            # already keeps every core busy with one company per worker.
-            cursor.execute("SET LOCAL max_parallel_workers_per_gather TO 0")
+    company_queries_planner()
     company = company_lock(company)
     # The month so far's sync rebuilds unbilled charges too: one at a time, and
     # it resyncs in full after this (charges move onto the draft).

@@ -32,6 +32,7 @@ from ..models import (
     VolumeTier,
 )
 from .charges import charges_sync
+from .charges_sql import company_queries_planner
 from .tiers import tiers_apply
 from .usage_state import usage_snapshot_take
 
@@ -87,6 +88,7 @@ def usage_sync(*, company: Company, full: bool = False) -> dict:
     charges one at a time.
     """
     snapshot = usage_snapshot_take(company=company)
+    company_queries_planner()
     company = Company.objects.get(pk=company.pk)
     now = timezone.now()
     _, until = rules.month_bounds(rules.month_of(now, company.zone), company.zone)
