@@ -343,7 +343,6 @@ def main() -> None:
     connection.close()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE billing_charge")
-        cursor.execute("CHECKPOINT")
     print(f"{'load average (1 min) before the run':<44} {os.getloadavg()[0]:10.2f}")
     _, run_s = _timed(
         f"billing run ({args.workers} workers, invoice_compute)",
