@@ -83,7 +83,7 @@ from .reconciliation import (
     unreviewed_count,
 )
 from .runs import drafts_due_for_finalization, months_to_bill
-from .usage import MonthSoFar, month_so_far  # noqa: E402
+from .usage import MonthSoFar, Unpriced, month_so_far  # noqa: E402
 
 __all__ = [
     "CUSTOMER_STATUS_CHOICES",
@@ -108,6 +108,7 @@ __all__ = [
     "market_segments_sql",
     "other_market_id",
     "MonthSoFar",
+    "Unpriced",
     "month_so_far",
     "charge_groups",
     "charge_days",

@@ -27,7 +27,7 @@ from .alerts import (
     spend_alerts_check,
 )
 from .charges import charges_sync
-from .charges_sql import CHARGE_COLUMNS
+from .charges_sql import CHARGE_COLUMNS, charge_planner, company_queries_planner
 from .credit_notes import credit_note_issue
 from .documents import invoice_finalize, invoice_mark_paid, invoice_void
 from .emails import (
@@ -99,6 +99,8 @@ __all__ = [
     "invoice_recompute",
     "charges_sync",
     "CHARGE_COLUMNS",
+    "charge_planner",
+    "company_queries_planner",
     "tiers_apply",
     "LicenseFee",
     "license_fee_compute",
