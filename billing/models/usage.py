@@ -8,16 +8,19 @@ from accounts.models import Company
 
 
 class UsageChange(models.Model):
-    """A conversation whose messages changed (a delivery status, an inbound
-    message) since the company's month so far was last synced. Written in the
-    transaction of the change, consumed (deleted by id) by the sync: nothing
-    committed is missed, whatever order transactions commit in. One row per
-    change (no upsert: a change is never folded into a row a sync is taking)."""
+    """A change billing derives from since the company's month so far was last
+    synced: a message whose delivery status changed (``message_id``: only its
+    own charge is rebuilt), or a conversation with a new inbound message (no
+    ``message_id``: every message of it, C3). Written in the transaction of the
+    change, consumed (deleted by id) by the sync: nothing committed is missed,
+    whatever order transactions commit in. One row per change (no upsert: a
+    change is never folded into a row a sync is taking)."""
 
     company = models.ForeignKey(
         Company, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     conversation_id = models.BigIntegerField()
+    message_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -28,6 +31,8 @@ class UsageChange(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.message_id is not None:
+            return f"{self.company_id}: message {self.message_id}"
         return f"{self.company_id}: conversation {self.conversation_id}"
 
 

@@ -16,6 +16,7 @@
 
 from .alerts import BudgetStatus, ThresholdState, budget_status, spend_alerts_due
 from .charges import (
+    changed_messages,
     charge_facts,
     delivered_messages,
     has_referrals,
@@ -129,6 +130,7 @@ __all__ = [
     "daily_charges",
     "delivered_messages",
     "has_referrals",
+    "changed_messages",
     "charge_facts",
     "PolicyStep",
     "policy_timeline",

@@ -9,6 +9,7 @@ from django.db.models import (
     CharField,
     F,
     IntegerField,
+    Q,
     Subquery,
     Value,
 )
@@ -114,6 +115,25 @@ def has_referrals(*, company: Company, until: datetime) -> bool:
     ).exists()
 
 
+def changed_messages(
+    *, conversations=None, messages=None, of_charges: bool = False
+) -> Q | None:
+    """The messages an incremental sync rebuilds (or, ``of_charges``, their
+    charges): every message of ``conversations`` (an inbound message may open a
+    window over its conversation's deliveries, C3) and the ``messages``
+    themselves (a delivery status changes its own message's charge only).
+    None: no restriction, every message."""
+    if conversations is None and messages is None:
+        return None
+    via = "message__" if of_charges else ""
+    q = Q(pk__in=[])  # nothing, OR-ed with what changed
+    if conversations:
+        q |= Q(**{f"{via}conversation_id__in": conversations})
+    if messages:
+        q |= Q(**{("message_id__in" if of_charges else "pk__in"): messages})
+    return q
+
+
 def charge_facts(
     *,
     company: Company,
@@ -121,6 +141,7 @@ def charge_facts(
     free_form: bool,
     entry_points: bool,
     conversations=None,
+    messages=None,
 ):
     """Delivered messages without a charge yet, with the facts a charge needs:
     the category ("service" for free-form), the recipient (whose market, C6, the
@@ -128,7 +149,8 @@ def charge_facts(
     inbound message whose window was open at delivery (B1), the referral whose
     free entry point window covered it (F2) and the provider's pricing type.
     Free-form messages only when ``free_form`` (a policy may charge them); only
-    the messages of ``conversations`` when given (an incremental sync).
+    those of ``changed_messages(conversations, messages)`` when either is
+    given (an incremental sync).
     Each subquery appears once per row."""
     window = window_openers(conversation_ref="conversation_id", at_ref="delivered_at")
     entry_point = entry_point_openers(
@@ -137,11 +159,13 @@ def charge_facts(
     # The conversation (for its contact) through the company's own index: a
     # message's conversation is always of its company; without the filter the
     # planner hashed every conversation of the table for each company's run.
-    messages = delivered_messages(company=company, until=until).filter(
+    delivered = delivered_messages(company=company, until=until).filter(
         conversation__company=company
     )
-    if conversations is not None:
-        messages = messages.filter(conversation_id__in=conversations)
+    changed = changed_messages(conversations=conversations, messages=messages)
+    messages = delivered
+    if changed is not None:
+        messages = messages.filter(changed)
     if not free_form:
         # As an expression no index serves: ANDed with the index of every
         # template message in the table, the company's bitmap scan read all

@@ -18,7 +18,7 @@ from ..models import (
     Charge,
     Invoice,
 )
-from ..selectors.charges import has_referrals
+from ..selectors.charges import changed_messages, has_referrals
 from .charges_sql import CHARGE_COLUMNS, _charge_select, _quote, charge_planner
 
 
@@ -28,6 +28,7 @@ def charges_sync(
     invoice: Invoice | None,
     until: datetime,
     conversations=None,
+    messages=None,
 ) -> int:
     """Derive one Charge per delivered template before ``until`` (set-based).
 
@@ -38,8 +39,9 @@ def charges_sync(
     ``invoice`` (C7); ON CONFLICT makes overlaps harmless.
 
     Unbilled charges delivered from ``until`` on (the month so far, kept by
-    ``usage_sync``) stay. With ``conversations``, only the messages of those
-    conversations are rebuilt (an incremental sync of the month so far).
+    ``usage_sync``) stay. With ``conversations`` and/or ``messages``, only the
+    messages of those conversations and those messages are rebuilt (an
+    incremental sync of the month so far; ``selectors.changed_messages``).
     """
     # By the charge's instant or the message's: an earlier delivery report may
     # have moved the message before ``until`` since its charge was made.
@@ -49,8 +51,11 @@ def charges_sync(
     if invoice is not None:
         stale |= Q(invoice=invoice)
     scope = Charge.objects.filter(company=company)
-    if conversations is not None:
-        scope = scope.filter(message__conversation_id__in=conversations)
+    changed = changed_messages(
+        conversations=conversations, messages=messages, of_charges=True
+    )
+    if changed is not None:
+        scope = scope.filter(changed)
     scope.filter(stale).order_by().delete()  # no sort of the charges to delete
     entry_points = has_referrals(company=company, until=until)
     select, params = _charge_select(
@@ -59,6 +64,7 @@ def charges_sync(
         invoice=invoice,
         entry_points=entry_points,
         conversations=conversations,
+        messages=messages,
     )
     columns = ", ".join(_quote(c) for c in CHARGE_COLUMNS)
     with connection.cursor() as cursor, charge_planner(cursor):

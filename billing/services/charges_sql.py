@@ -121,10 +121,11 @@ def _charge_select(
     invoice: Invoice | None,
     entry_points: bool,
     conversations=None,
+    messages=None,
 ) -> tuple[str, list]:
     """SELECT of complete charge rows, in four named steps: the facts of every
-    delivered message still without a charge (of ``conversations`` only, when
-    given); keyed by the rule's input class and the recipient's market (C6, from
+    delivered message still without a charge (of ``conversations`` and
+    ``messages`` only, when given); keyed by the rule's input class and the recipient's market (C6, from
     the contact's market spans); answered by the table of the rule's answers
     (``_answers_sql``); priced at the rate in force (C6, the company's card
     first, from the rate spans)."""
@@ -136,6 +137,7 @@ def _charge_select(
         free_form=free_form,
         entry_points=entry_points,
         conversations=conversations,
+        messages=messages,
     ).query.sql_with_params()
     markets_sql, markets_params = market_segments_sql(company=company)
     rates_sql, rates_params = _rate_segments_sql(company=company)

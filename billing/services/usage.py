@@ -36,8 +36,9 @@ from .charges_sql import company_queries_planner
 from .tiers import tiers_apply
 from .usage_state import usage_snapshot_take
 
-# More changed conversations than this: a full rebuild is cheaper.
+# More changed conversations (or messages) than this: a full rebuild is cheaper.
 INCREMENTAL_MAX = 2000
+INCREMENTAL_MESSAGES_MAX = 50_000
 # The chart's messages per day are recounted at most this often.
 ACTIVITY_EVERY = timedelta(minutes=5)
 
@@ -93,10 +94,16 @@ def usage_sync(*, company: Company, full: bool = False) -> dict:
     now = timezone.now()
     _, until = rules.month_bounds(rules.month_of(now, company.zone), company.zone)
     taken = list(
-        UsageChange.objects.filter(company=company).values_list("id", "conversation_id")
+        UsageChange.objects.filter(company=company).values_list(
+            "id", "conversation_id", "message_id"
+        )
     )
-    changed = sorted({conversation for _, conversation in taken})
-    UsageChange.objects.filter(pk__in=[pk for pk, _ in taken]).delete()
+    # Whole conversations (an inbound message, C3), and single messages (a
+    # delivery status) outside them.
+    changed = sorted({c for _, c, m in taken if m is None})
+    whole = set(changed)
+    single = sorted({m for _, c, m in taken if m is not None and c not in whole})
+    UsageChange.objects.filter(pk__in=[pk for pk, _, _ in taken]).delete()
     fingerprint = usage_fingerprint(company=company)
     tiers = VolumeTier.objects.filter(company=company).exists()
     rebuild = (
@@ -104,7 +111,9 @@ def usage_sync(*, company: Company, full: bool = False) -> dict:
         or tiers  # a tier prices by rank in the month: every charge may move
         or snapshot.fingerprint != fingerprint
         or len(changed) > INCREMENTAL_MAX
+        or len(single) > INCREMENTAL_MESSAGES_MAX
     )
+    scope = {"conversations": changed, "messages": single}
     zone = company.zone
     if rebuild:
         charges_sync(company=company, invoice=None, until=until)
@@ -115,26 +124,31 @@ def usage_sync(*, company: Company, full: bool = False) -> dict:
             selectors.charge_groups(charges=unbilled, zone=zone)
         )
         snapshot.days = selectors.charge_days(charges=unbilled, zone=zone)
-        done = {"rebuilt": True, "conversations": None}
+        done = {"rebuilt": True, "conversations": None, "messages": None}
     elif snapshot.moved:
         # A billing run moved charges onto an invoice and left the others as
         # they were: bring the changed conversations up to date, then sum the
         # unbilled charges again (a read, no charge rebuilt).
-        if changed:
-            charges_sync(
-                company=company, invoice=None, until=until, conversations=changed
-            )
+        if changed or single:
+            charges_sync(company=company, invoice=None, until=until, **scope)
         unbilled = _unbilled(company)
         snapshot.groups = invoicing.groups_dump(
             selectors.charge_groups(charges=unbilled, zone=zone)
         )
         snapshot.days = selectors.charge_days(charges=unbilled, zone=zone)
-        done = {"rebuilt": False, "conversations": len(changed), "moved": True}
-    elif changed:
-        affected = _unbilled(company).filter(message__conversation_id__in=changed)
+        done = {
+            "rebuilt": False,
+            "conversations": len(changed),
+            "messages": len(single),
+            "moved": True,
+        }
+    elif changed or single:
+        affected = _unbilled(company).filter(
+            selectors.changed_messages(**scope, of_charges=True)
+        )
         before = selectors.charge_groups(charges=affected, zone=zone)
         days_before = selectors.charge_days(charges=affected, zone=zone)
-        charges_sync(company=company, invoice=None, until=until, conversations=changed)
+        charges_sync(company=company, invoice=None, until=until, **scope)
         after = selectors.charge_groups(charges=affected, zone=zone)
         days_after = selectors.charge_days(charges=affected, zone=zone)
         groups = invoicing.groups_load(snapshot.groups)
@@ -142,9 +156,13 @@ def usage_sync(*, company: Company, full: bool = False) -> dict:
         groups = invoicing.groups_add(groups, after, 1)
         snapshot.groups = invoicing.groups_dump(groups)
         snapshot.days = _days_add(snapshot.days, days_before, days_after)
-        done = {"rebuilt": False, "conversations": len(changed)}
+        done = {
+            "rebuilt": False,
+            "conversations": len(changed),
+            "messages": len(single),
+        }
     else:
-        done = {"rebuilt": False, "conversations": 0}
+        done = {"rebuilt": False, "conversations": 0, "messages": 0}
     if (
         rebuild
         or snapshot.activity_at is None
@@ -181,17 +199,30 @@ def _days_add(days: dict, before: dict, after: dict) -> dict:
     }
 
 
-def usage_changes_record(*, company_id: int, conversation_ids: list[int]) -> None:
-    """In the transaction of a change: the conversations the month so far must
-    sync; after commit, a sync of the company (at most one per few seconds)."""
-    if not conversation_ids:
-        return
-    UsageChange.objects.bulk_create(
-        [
+def usage_changes_record(
+    *,
+    company_id: int,
+    conversation_ids: list[int],
+    messages: list[tuple[int, int]] | None = None,
+) -> None:
+    """In the transaction of a change: what the month so far must sync, either
+    whole conversations (``conversation_ids``: a new inbound message, C3) or
+    single messages (``messages``: (conversation id, message id) pairs whose
+    delivery status changed, which changes their own charges only); after
+    commit, a sync of the company (at most one per few seconds)."""
+    if messages is not None:
+        rows = [
+            UsageChange(company_id=company_id, conversation_id=c, message_id=m)
+            for c, m in messages
+        ]
+    else:
+        rows = [
             UsageChange(company_id=company_id, conversation_id=c)
             for c in conversation_ids
         ]
-    )
+    if not rows:
+        return
+    UsageChange.objects.bulk_create(rows)
     if settings.BILLING_USAGE_SYNC_ON_CHANGE:
         transaction.on_commit(lambda: usage_sync_soon(company_id=company_id))
 

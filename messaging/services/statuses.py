@@ -164,12 +164,13 @@ def message_delivery_refresh(*, messages: list[Message]) -> None:
     if changed:
         _rows_update(Message, changed, fields)
         for company_id in sorted({m.company_id for m in changed}):
+            ours = [m for m in changed if m.company_id == company_id]
             messages_changed.send(
                 sender=Message,
                 company_id=company_id,
-                conversation_ids=sorted(
-                    {m.conversation_id for m in changed if m.company_id == company_id}
-                ),
+                conversation_ids=sorted({m.conversation_id for m in ours}),
+                # A status changes its own message only.
+                messages=sorted({(m.conversation_id, m.pk) for m in ours}),
             )
 
 

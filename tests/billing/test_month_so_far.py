@@ -81,7 +81,11 @@ def test_the_month_so_far_is_kept_incrementally_and_equals_the_invoice(client):
 def test_a_sync_without_changes_rebuilds_nothing_and_a_new_rate_rebuilds_all(client):
     world = _world(client)
     world.send_and_deliver("marketing", T)
-    assert usage_sync(company=world.company) == {"rebuilt": False, "conversations": 0}
+    assert usage_sync(company=world.company) == {
+        "rebuilt": False,
+        "conversations": 0,
+        "messages": 0,
+    }
     rate_card(
         rates={("Spain", "marketing"): "0.0700"}, effective_from=T - timedelta(days=1)
     )
@@ -239,7 +243,12 @@ def test_after_a_billing_run_the_month_so_far_is_summed_again_not_rebuilt(client
         assert UsageSnapshot.objects.get(company=world.company).moved
         with CaptureQueriesContext(connection) as queries:
             done = usage_sync(company=world.company)
-        assert done == {"rebuilt": False, "conversations": 0, "moved": True}
+        assert done == {
+            "rebuilt": False,
+            "conversations": 0,
+            "messages": 0,
+            "moved": True,
+        }
         writes = [
             q["sql"]
             for q in queries.captured_queries
@@ -257,3 +266,23 @@ def test_after_a_billing_run_the_month_so_far_is_summed_again_not_rebuilt(client
     assert _numbers(so_far.invoice, so_far.lines) == _numbers(
         rebuilt.invoice, rebuilt.lines
     )
+
+
+@pytest.mark.django_db
+def test_a_delivery_status_rebuilds_its_own_charge_only(client):
+    """A status changes its own message's charge only: the sync rebuilds that
+    charge, not its conversation's (which an inbound message does, C3), so a
+    busy conversation does not cost its whole month at every sync."""
+    world = _world(client)
+    for i in range(3):
+        world.send_and_deliver("marketing", T + timedelta(minutes=i))
+    before = dict(Charge.objects.values_list("message_id", "pk"))
+    late = world.send_and_deliver("utility", T + timedelta(hours=1))
+    after = dict(Charge.objects.values_list("message_id", "pk"))
+    assert {m: after[m] for m in before} == before  # untouched, same rows
+    assert late.pk in after
+    # an inbound message rebuilds its conversation: the utility is free now
+    world.contact_writes(T + timedelta(minutes=30))
+    rebuilt = dict(Charge.objects.values_list("message_id", "pk"))
+    assert all(rebuilt[m] != after[m] for m in after)
+    assert not Charge.objects.get(message=late).billable
