@@ -185,53 +185,51 @@ def referrals_add() -> None:
         cursor.execute("ANALYZE messaging_message")
 
 
-def _compute_slice(args):
-    url, company_ids = args
-    _setup(url)
-    from accounts.models import Company
+def _compute(company) -> None:
     from billing.services import invoice_compute
 
-    for company in Company.objects.filter(pk__in=company_ids):
-        invoice_compute(company=company, month=MONTH)
-    return len(company_ids)
+    invoice_compute(company=company, month=MONTH)
 
 
-def _sync_slice(args):
-    url, company_ids = args
-    _setup(url)
-    from accounts.models import Company
+def _sync(company) -> None:
     from billing.services import usage_sync
 
+    usage_sync(company=company, full=True)
+
+
+def _slice(args):
+    url, company_ids, work = args
+    _setup(url)
+    from accounts.models import Company
+
     for company in Company.objects.filter(pk__in=company_ids):
-        usage_sync(company=company, full=True)
+        work(company)
     return len(company_ids)
+
+
+def _every_company(url: str, workers: int, work) -> None:
+    """``work(company)`` for every company, on ``workers`` processes (as Celery
+    workers), each with its own connection."""
+    from django.db import connections
+
+    from accounts.models import Company
+
+    ids = list(Company.objects.order_by("pk").values_list("pk", flat=True))
+    connections.close_all()
+    slices = [(url, ids[i::workers], work) for i in range(workers)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(_slice, slices))
 
 
 def month_so_far_sync(url: str, workers: int) -> None:
     """Every company's month so far synced once, as the webhooks keep it during
     the month in production (the generated rows bypass them): the month's
     charges exist, unbilled, before the run, as they do at a real month end."""
-    from django.db import connections
-
-    from accounts.models import Company
-
-    ids = list(Company.objects.order_by("pk").values_list("pk", flat=True))
-    connections.close_all()
-    slices = [(url, ids[i::workers]) for i in range(workers)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(_sync_slice, slices))
+    _every_company(url, workers, _sync)
 
 
 def billing_run(url: str, workers: int) -> None:
-    from django.db import connections
-
-    from accounts.models import Company
-
-    ids = list(Company.objects.order_by("pk").values_list("pk", flat=True))
-    connections.close_all()
-    slices = [(url, ids[i::workers]) for i in range(workers)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(_compute_slice, slices))
+    _every_company(url, workers, _compute)
 
 
 ORACLE = """
