@@ -431,17 +431,24 @@ class WebhookDelivery(models.Model):
     # twice (unique: the constraint below, which the intake's INSERT … ON
     # CONFLICT names).
     body_sha256 = models.CharField(max_length=64)
+    # The intake's INSERT names only the received time, the body and its hash:
+    # the database gives the rest the same defaults as Python does.
     status = models.CharField(
         _("status"),
         max_length=20,
         choices=Status.choices,
         default=Status.RECEIVED,
+        db_default=Status.RECEIVED,
     )
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    error = models.TextField(_("processing error"), blank=True)
+    attempts = models.PositiveIntegerField(default=0, db_default=0)
+    error = models.TextField(
+        _("processing error"), blank=True, default="", db_default=""
+    )
     # Counts and flags of the last processing, e.g. unknown phone_number_ids.
-    result = models.JSONField(_("processing result"), default=dict, blank=True)
+    result = models.JSONField(
+        _("processing result"), default=dict, db_default={}, blank=True
+    )
 
     class Meta:
         verbose_name = _("webhook delivery")

@@ -37,10 +37,12 @@ def _deliveries_drain() -> int:
     POSTs meanwhile enqueue nothing: this task takes their deliveries), waiting
     ``WHATSAPP_WEBHOOK_POLL_SECONDS`` after a batch that was not full so the next
     one fills, until nothing came for ``WHATSAPP_WEBHOOK_DRAIN_IDLE_SECONDS`` or
-    ``WHATSAPP_WEBHOOK_DRAIN_SECONDS`` have passed. Then it lowers the flag and
-    claims once more until a batch is not full: every delivery stored before
-    the flag came down is taken, by this task or another worker; the next POST
-    raises the flag and enqueues a task again."""
+    ``WHATSAPP_WEBHOOK_DRAIN_SECONDS`` have passed. Then it lowers the flag,
+    waits ``WHATSAPP_WEBHOOK_WAKE_MEMO_SECONDS`` (a web process that saw the
+    flag up just before takes it as up that long) and claims once more until a
+    batch is not full: every delivery stored by a POST that took the flag as up
+    is taken, by this task or another worker; the next POST raises the flag and
+    enqueues a task again."""
     limit = settings.WHATSAPP_WEBHOOK_BATCH_SIZE
     poll = settings.WHATSAPP_WEBHOOK_POLL_SECONDS
     now = time.monotonic()
@@ -60,6 +62,7 @@ def _deliveries_drain() -> int:
                 time.sleep(poll)
     finally:
         services.deliveries_wake_reset()
+    time.sleep(settings.WHATSAPP_WEBHOOK_WAKE_MEMO_SECONDS)
     while (claimed := services.deliveries_process_waiting(limit=limit)) > 0:
         processed += claimed
         if claimed < limit:

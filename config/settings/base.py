@@ -390,6 +390,13 @@ WHATSAPP_WEBHOOK_DRAIN_IDLE_SECONDS = env.float(
 WHATSAPP_WEBHOOK_DRAIN_SECONDS = env.float(
     "WHATSAPP_WEBHOOK_DRAIN_SECONDS", default=10.0
 )
+# A web process that found the wake-up flag up takes it as up for this long
+# without asking Redis again (one round trip per process and period instead of
+# one per POST); a worker lowering the flag waits this long before its last
+# claim, so what those POSTs stored is taken. Web and workers must agree on it.
+WHATSAPP_WEBHOOK_WAKE_MEMO_SECONDS = env.float(
+    "WHATSAPP_WEBHOOK_WAKE_MEMO_SECONDS", default=0.2
+)
 # Sending: "sandbox" (no network; emits realistic statuses) or "cloud_api".
 WHATSAPP_TRANSPORT = env("WHATSAPP_TRANSPORT", default="sandbox")
 WHATSAPP_API_BASE_URL = env(

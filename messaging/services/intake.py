@@ -8,6 +8,7 @@ import functools
 import hashlib
 import json
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -82,31 +83,30 @@ _PENDING = (WebhookDelivery.Status.RECEIVED, WebhookDelivery.Status.FAILED)
 # between enqueue nothing (see _delivery_process_enqueue).
 _WAKE_KEY = "messaging:deliveries-wake"
 _WAKE_SECONDS = 30
+# time.monotonic() before which this process takes the flag as up without asking
+# Redis (WHATSAPP_WEBHOOK_WAKE_MEMO_SECONDS after it last saw it up).
+_wake_up_until = 0.0
 
 
 def _delivery_store(*, text: str, digest: str) -> tuple[WebhookDelivery, bool]:
     """Store a body once per hash: one ``INSERT … ON CONFLICT DO NOTHING
-    RETURNING`` (its own commit unless the caller holds a transaction). When it
-    returns no row the body was stored before (a provider retry): that one is
-    read and returned, not created."""
+    RETURNING`` (its own commit unless the caller holds a transaction) of the
+    received time, the body and its hash; the database gives the other columns
+    their defaults (the model's ``db_default``, the same as its Python defaults).
+    When it returns no row the body was stored before (a provider retry): that
+    one is read and returned, not created."""
     delivery = WebhookDelivery(
         received_at=timezone.now(), body=text, body_sha256=digest
     )
-    opts = WebhookDelivery._meta
-    fields = [f for f in opts.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(opts.db_table)} "  # noqa: S608
-        f"({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) "
-        f"ON CONFLICT ({quote(opts.get_field('body_sha256').column)}) DO NOTHING "
-        f"RETURNING {quote(opts.pk.column)}"
-    )
-    params = [
-        f.get_db_prep_save(getattr(delivery, f.attname), connection) for f in fields
-    ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(
+            _store_sql(connection.vendor),
+            [
+                connection.ops.adapt_datetimefield_value(delivery.received_at),
+                text,
+                digest,
+            ],
+        )
         row = cursor.fetchone()
     if row is None:
         return WebhookDelivery.objects.get(body_sha256=digest), False
@@ -114,6 +114,24 @@ def _delivery_store(*, text: str, digest: str) -> tuple[WebhookDelivery, bool]:
     delivery._state.adding = False
     delivery._state.db = connection.alias
     return delivery, True
+
+
+@functools.cache
+def _store_sql(vendor: str) -> str:
+    opts = WebhookDelivery._meta
+    quote = connection.ops.quote_name
+    columns = [opts.get_field(f).column for f in _STORED_FIELDS]
+    return (
+        f"INSERT INTO {quote(opts.db_table)} "  # noqa: S608
+        f"({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({quote(opts.get_field('body_sha256').column)}) DO NOTHING "
+        f"RETURNING {quote(opts.pk.column)}"
+    )
+
+
+# What the intake writes; every other column has a database default.
+_STORED_FIELDS = ("received_at", "body", "body_sha256")
 
 
 def deliveries_batched() -> bool:
@@ -132,21 +150,36 @@ def _delivery_process_enqueue(delivery_id: int) -> None:
 
     Where deliveries are batched, a task processes every delivery waiting when it
     runs, so only the POST that raises the wake-up flag enqueues one; while the
-    flag is up a worker is claiming, and it claims once more after lowering it,
-    so a delivery stored while the flag was up is claimed by it (or by another
-    worker). With the cache down the flag reads as lowered and every POST tries
-    to enqueue, as before."""
+    flag is up a worker is claiming (or a task is queued to), and it claims once
+    more after lowering it, so a delivery stored while the flag was up is claimed
+    by it (or by another worker). A process that saw the flag up takes it as up
+    for ``WHATSAPP_WEBHOOK_WAKE_MEMO_SECONDS`` without asking Redis; the worker
+    waits as long between lowering it and its last claim (``_deliveries_drain``),
+    so a delivery stored by such a POST is still taken. With the cache down the
+    flag reads as lowered and every POST tries to enqueue, as before."""
+    global _wake_up_until
     from ..tasks import delivery_process_task
 
+    raised = False
     try:
         if (
             not delivery_process_task.app.conf.task_always_eager
             and deliveries_batched()
-            and cache.add(_WAKE_KEY, 1, timeout=_WAKE_SECONDS) is False
         ):
-            return  # a task is already asked to process the waiting deliveries
+            asked = time.monotonic()
+            if asked < _wake_up_until:
+                return  # seen up a moment ago: a worker takes this delivery
+            added = cache.add(_WAKE_KEY, 1, timeout=_WAKE_SECONDS)
+            if added is not None:  # None: the cache is down (IGNORE_EXCEPTIONS)
+                _wake_up_until = asked + settings.WHATSAPP_WEBHOOK_WAKE_MEMO_SECONDS
+            if added is False:
+                return  # a task is already asked to process the waiting deliveries
+            raised = bool(added)
         delivery_process_task.delay(delivery_id)
     except Exception as exc:
+        if raised:
+            # No task was queued: lower the flag so the next POST tries again.
+            deliveries_wake_reset()
         # Recorded on the delivery (received or failed): the beat retries it,
         # and the attempt that makes it a dead letter is logged at ERROR.
         logger.warning(
@@ -164,8 +197,12 @@ def deliveries_wake_hold() -> None:
 
 
 def deliveries_wake_reset() -> None:
-    """Lower the wake-up flag: the worker then claims once more (what was stored
-    before is taken) and the next POST enqueues a task again."""
+    """Lower the wake-up flag: the next POST (in a process that has not seen it
+    up within ``WHATSAPP_WEBHOOK_WAKE_MEMO_SECONDS``) enqueues a task again. The
+    worker lowering it claims once more after that long (``_deliveries_drain``):
+    what was stored before is taken."""
+    global _wake_up_until
+    _wake_up_until = 0.0
     cache.delete(_WAKE_KEY)
 
 

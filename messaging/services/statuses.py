@@ -3,6 +3,8 @@ message's status, timestamps, error and pricing from them (C1)."""
 
 from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
+from django.db.models.constants import OnConflict
+from django.utils import timezone
 
 from .. import rules
 from ..locks import messages_lock, messages_lock_any
@@ -44,9 +46,10 @@ def status_batches_record(
     # (by wamid alone in SQL, the company in Python: see locks.messages_lock).
     messages = messages_lock_any(wamids)
     by_key = {(m.company_id, m.wamid): m for m in messages}
-    events = []
+    rows = []
     unknown = []
     touched: dict[int, Message] = {}
+    now = timezone.now()
     for number, statuses, delivery_id in batches:
         company_id = number.company_id
         missing = set()
@@ -56,26 +59,45 @@ def status_batches_record(
                 missing.add(s.wamid)
             else:
                 touched[message.pk] = message
-            events.append(
-                MessageStatusEvent(
-                    wamid=s.wamid,
-                    company_id=company_id,
-                    status=s.status[:12],
-                    timestamp=s.timestamp,
-                    message=message,
-                    delivery_id=delivery_id,
-                    recipient_id=s.recipient_id[:32],
-                    error_code=s.error_code,
-                    error_title=s.error_title,
-                    pricing=s.pricing,
-                    payload=s.raw,
+            rows.append(
+                (
+                    s.wamid,
+                    company_id,
+                    s.status[:12],
+                    s.timestamp,
+                    message.pk if message else None,
+                    delivery_id,
+                    s.recipient_id[:32],
+                    s.error_code,
+                    s.error_title,
+                    s.pricing,
+                    s.raw,
+                    now,
                 )
             )
         unknown.append(missing)
-    MessageStatusEvent.objects.bulk_create(events, ignore_conflicts=True)
+    # An exact repeat (same wamid, company, status and timestamp) is kept once.
+    _rows_insert(MessageStatusEvent, _EVENT_COLUMNS, rows, ignore_conflicts=True)
     message_delivery_refresh(messages=sorted(touched.values(), key=lambda m: m.pk))
     return unknown
 
+
+# The columns of a stored status event, in the order status_batches_record
+# builds its rows.
+_EVENT_COLUMNS = (
+    "wamid",
+    "company",
+    "status",
+    "timestamp",
+    "message",
+    "delivery",
+    "recipient_id",
+    "error_code",
+    "error_title",
+    "pricing",
+    "payload",
+    "created_at",
+)
 
 _EVENT_FIELDS = (
     "pk",
@@ -177,11 +199,12 @@ def message_delivery_refresh(*, messages: list[Message]) -> None:
 def _rows_update(model, objects, fields: list[str]) -> None:
     """UPDATE rows by primary key, each with its own values, in one statement.
 
-    On PostgreSQL one ``UPDATE … FROM (VALUES …)`` (the first row's values
-    cast to the columns' types, which types the others); elsewhere one
-    executemany. bulk_update builds one CASE per field and row, which costs
-    more to compile than the database spends running it; the webhook path
-    updates up to 1000 messages per POST and many POSTs per batch.
+    On PostgreSQL one ``UPDATE … FROM UNNEST(…)``: one array per column, so the
+    statement's text is the same whatever the number of rows (bulk_update builds
+    one CASE per field and row, and a VALUES list a placeholder per value, which
+    cost more to compile than the database spends running them; the webhook
+    path updates up to 1000 messages per POST and many POSTs per batch);
+    elsewhere one executemany.
     """
     opts = model._meta
     columns = [opts.get_field(name) for name in fields]
@@ -200,17 +223,59 @@ def _rows_update(model, objects, fields: list[str]) -> None:
             cursor.executemany(sql, rows)
             return
         names = [quote(f.column) for f in columns] + [quote("pk__")]
-        typed = ", ".join(
-            f"CAST(%s AS {f.db_type(connection)})" for f in [*columns, pk]
-        )
-        plain = ", ".join(["%s"] * len(names))
-        values = ", ".join([f"({typed})"] + [f"({plain})"] * (len(rows) - 1))
+        arrays = ", ".join(f"(%s)::{_array_type(f)}" for f in [*columns, pk])
         assignments = ", ".join(f"{n} = v.{n}" for n in names[:-1])
         sql = (
-            f"UPDATE {table} SET {assignments} FROM (VALUES {values}) "  # noqa: S608
+            f"UPDATE {table} SET {assignments} FROM UNNEST({arrays}) "  # noqa: S608
             f"AS v({', '.join(names)}) WHERE {table}.{quote(pk.column)} = v.{names[-1]}"
         )
-        cursor.execute(sql, [value for row in rows for value in row])
+        cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+
+
+def _rows_insert(
+    model, fields: tuple[str, ...], rows: list[tuple], *, ignore_conflicts: bool
+) -> None:
+    """INSERT rows given as tuples of the fields' values (a foreign key by its
+    id), in one statement: ``bulk_create`` without building a model instance per
+    row. On PostgreSQL ``INSERT … SELECT FROM UNNEST(…)`` (one array per column:
+    the same text whatever the number of rows); elsewhere one executemany."""
+    if not rows:
+        return
+    opts = model._meta
+    columns = [opts.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    values = [
+        [f.get_db_prep_save(v, connection) for f, v in zip(columns, row, strict=True)]
+        for row in rows
+    ]
+    names = ", ".join(quote(f.column) for f in columns)
+    table = quote(opts.db_table)
+    conflict = connection.ops.on_conflict_suffix_sql(
+        columns, OnConflict.IGNORE if ignore_conflicts else None, [], []
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            placeholders = ", ".join(["%s"] * len(columns))
+            insert = connection.ops.insert_statement(
+                on_conflict=OnConflict.IGNORE if ignore_conflicts else None
+            )
+            cursor.executemany(
+                f"{insert} {table} ({names}) VALUES ({placeholders}) {conflict}",  # noqa: S608
+                values,
+            )
+            return
+        arrays = ", ".join(f"(%s)::{_array_type(f)}" for f in columns)
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT * FROM UNNEST({arrays}) {conflict}",  # noqa: S608
+            [list(column) for column in zip(*values, strict=True)],
+        )
+
+
+def _array_type(field) -> str:
+    """The PostgreSQL array type of a column, without its length (varchar[],
+    not varchar(255)[]: nothing is truncated), as Django's UNNEST inserts."""
+    target = field.target_field if field.is_relation else field
+    return target.db_type(connection).split("(")[0] + "[]"
 
 
 def status_orphans_link(*, company_id: int, wamids: list[str]) -> int:

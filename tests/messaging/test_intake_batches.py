@@ -278,3 +278,93 @@ def test_only_the_post_raising_the_wake_up_flag_enqueues_and_the_task_processes_
     # the next POST raises the flag again
     (last,) = _store([_status_body(number, ["wamid.RACE3"])])
     assert enqueued == [ids[0], last]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_process_that_saw_the_flag_up_asks_redis_again_only_after_the_memo(
+    monkeypatch, settings
+):
+    if not deliveries_batched():
+        pytest.skip("needs the Redis cache (REDIS_URL)")
+    monkeypatch.setattr(intake, "_WAKE_KEY", f"test-wake-{uuid.uuid4()}")
+    monkeypatch.setattr(intake, "_wake_up_until", 0.0)
+    monkeypatch.setattr(app.conf, "task_always_eager", False)
+    enqueued = []
+    monkeypatch.setattr(tasks.delivery_process_task, "delay", enqueued.append)
+    asked = []
+    add = intake.cache.add
+    monkeypatch.setattr(
+        intake.cache, "add", lambda *a, **kw: asked.append(a[0]) or add(*a, **kw)
+    )
+    clock = [1000.0]
+    monkeypatch.setattr(intake.time, "monotonic", lambda: clock[0])
+    settings.WHATSAPP_WEBHOOK_WAKE_MEMO_SECONDS = 0.2
+    number = _messages(4)
+    first, second = _store([_status_body(number, [f"wamid.RACE{i}"]) for i in (0, 1)])
+    assert enqueued == [first]
+    assert len(asked) == 1  # the second POST, within the memo, did not ask
+    clock[0] += 0.25
+    _store([_status_body(number, ["wamid.RACE2"])])
+    assert len(asked) == 2 and enqueued == [first]  # asked again: still up
+    # Lowered by a worker in this process: the memo goes with it.
+    intake.deliveries_wake_reset()
+    (last,) = _store([_status_body(number, ["wamid.RACE3"])])
+    assert enqueued == [first, last] and len(asked) == 3
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_lowering_the_flag_takes_what_a_post_that_saw_it_up_stores(
+    monkeypatch, settings
+):
+    """A POST in another web process saw the flag up just before the worker
+    lowered it, and so enqueues nothing: the worker waits the memo before its
+    last claim, and that claim takes the delivery."""
+    if not deliveries_batched():
+        pytest.skip("needs the Redis cache (REDIS_URL)")
+    monkeypatch.setattr(intake, "_WAKE_KEY", f"test-wake-{uuid.uuid4()}")
+    monkeypatch.setattr(app.conf, "task_always_eager", False)
+    monkeypatch.setattr(tasks.delivery_process_task, "delay", lambda pk: None)
+    settings.WHATSAPP_WEBHOOK_WAKE_MEMO_SECONDS = 0.2
+    settings.WHATSAPP_WEBHOOK_DRAIN_IDLE_SECONDS = 0.01
+    number = _messages(2)
+    (first,) = _store([_status_body(number, ["wamid.RACE0"])])
+    late = []
+    sleep = tasks.time.sleep
+
+    def wait(seconds):
+        if seconds == 0.2 and not late:  # the wait after lowering the flag
+            late.extend(_store([_status_body(number, ["wamid.RACE1"])]))
+        sleep(min(seconds, 0.01))
+
+    monkeypatch.setattr(tasks.time, "sleep", wait)
+    result = tasks.delivery_process_task.run(first)
+    assert late and result["batched"] == 2
+    assert WebhookDelivery.objects.get(pk=late[0]).status == "processed"
+    assert Message.objects.filter(status="delivered").count() == 2
+
+
+@pytest.mark.django_db
+def test_the_intake_writes_three_columns_and_the_database_defaults_the_rest():
+    """The intake's INSERT names the received time, the body and its hash; the
+    stored row has every other column as the model's Python defaults say."""
+    stored = set(intake._STORED_FIELDS)
+    for field in WebhookDelivery._meta.concrete_fields:
+        if field.primary_key or field.name in stored:
+            continue
+        if field.has_db_default():
+            assert field.db_default == field.get_default(), field.name
+        else:
+            assert field.null and field.get_default() is None, field.name
+    number = _messages(1)
+    (pk,) = _store([_status_body(number, ["wamid.RACE0"], nonce="defaults")])
+    row = WebhookDelivery.objects.values().get(pk=pk)
+    assert {k: row[k] for k in ("status", "processed_at", "attempts", "error")} == {
+        "status": "received",
+        "processed_at": None,
+        "attempts": 0,
+        "error": "",
+    }
+    assert row["result"] == {}
+    assert row["received_at"] is not None
