@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from messaging import views as messaging_views
 from portal import views as portal_views
 
 admin.site.site_header = "WhatsApp add-on · Customer Success"
@@ -8,6 +9,13 @@ admin.site.site_title = "WhatsApp add-on admin"
 admin.site.index_title = "Companies, licenses, messages and invoices"
 
 urlpatterns = [
+    # First: the provider's POSTs are most of the traffic, resolved without
+    # trying every other pattern.
+    path(
+        "webhooks/whatsapp/",
+        messaging_views.whatsapp_webhook,
+        name="whatsapp-webhook",
+    ),
     path("", portal_views.home, name="home"),
     path("accounts/", include("portal.auth_urls")),
     # Before Django's own: the switch also keeps a signed-in user's language.

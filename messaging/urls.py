@@ -1,9 +1,9 @@
 from django.urls import path
 
-from . import contact_views, inbox_views, views
+from . import contact_views, inbox_views
 
 urlpatterns = [
-    path("webhooks/whatsapp/", views.whatsapp_webhook, name="whatsapp-webhook"),
+    # The webhook (webhooks/whatsapp/) is the first of config/urls.py.
     path("inbox/", inbox_views.inbox, name="inbox"),
     path("inbox/new/", contact_views.conversation_new, name="conversation-new"),
     path("inbox/<int:pk>/", inbox_views.conversation, name="conversation"),

@@ -26,7 +26,9 @@ def whatsapp_webhook(request):
         return body
     try:
         delivery, created = webhook_receive(
-            body=body, signature=request.headers.get("X-Hub-Signature-256")
+            # META, not request.headers (which builds a dict of every header).
+            body=body,
+            signature=request.META.get("HTTP_X_HUB_SIGNATURE_256"),
         )
     except InvalidSignature as exc:
         logger.warning("Webhook refused: %s", exc.message)

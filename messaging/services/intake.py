@@ -362,7 +362,8 @@ def _deliveries_record(
     numbers = (
         {
             n.phone_number_id: n
-            for n in BusinessNumber.objects.filter(phone_number_id__in=ids)
+            # No default ordering: it joins the company for its name.
+            for n in BusinessNumber.objects.filter(phone_number_id__in=ids).order_by()
         }
         if ids
         else {}

@@ -126,9 +126,9 @@ def message_delivery_refresh(*, messages: list[Message]) -> None:
     by_wamid = {m.wamid: m for m in messages}
     events: dict[int, list[tuple]] = {}
     orphans = []
-    for row in MessageStatusEvent.objects.filter(wamid__in=list(by_wamid)).values_list(
-        *_EVENT_FIELDS
-    ):
+    # Unsorted (the events are ordered below, by rules.event_order).
+    read = MessageStatusEvent.objects.filter(wamid__in=list(by_wamid)).order_by()
+    for row in read.values_list(*_EVENT_FIELDS):
         pk, wamid, company_id, message_id, *rest = row
         message = by_wamid[wamid]
         if message_id is None:

@@ -368,3 +368,13 @@ def test_the_intake_writes_three_columns_and_the_database_defaults_the_rest():
     }
     assert row["result"] == {}
     assert row["received_at"] is not None
+
+
+def test_the_webhook_is_resolved_first_of_every_url():
+    """The provider's POSTs are most requests: their URL is the first pattern
+    tried, not the last of every app's."""
+    from config.urls import urlpatterns
+    from messaging.views import whatsapp_webhook
+
+    assert urlpatterns[0].callback is whatsapp_webhook
+    assert str(urlpatterns[0].pattern) == "webhooks/whatsapp/"
