@@ -383,7 +383,7 @@ WHATSAPP_WEBHOOK_MAX_ATTEMPTS = env.int("WHATSAPP_WEBHOOK_MAX_ATTEMPTS", default
 # waits this long for the next to fill; it stops after this long without any
 # delivery, or after this long in all (then a fresh task goes on).
 WHATSAPP_WEBHOOK_BATCH_SIZE = env.int("WHATSAPP_WEBHOOK_BATCH_SIZE", default=100)
-WHATSAPP_WEBHOOK_POLL_SECONDS = env.float("WHATSAPP_WEBHOOK_POLL_SECONDS", default=0.05)
+WHATSAPP_WEBHOOK_POLL_SECONDS = env.float("WHATSAPP_WEBHOOK_POLL_SECONDS", default=0.1)
 WHATSAPP_WEBHOOK_DRAIN_IDLE_SECONDS = env.float(
     "WHATSAPP_WEBHOOK_DRAIN_IDLE_SECONDS", default=0.5
 )

@@ -67,7 +67,7 @@ def webhook_receive(
         raise InvalidSignature("Missing or wrong X-Hub-Signature-256.")
     text, data = _decode(body)
     try:
-        parse_payload(data)
+        parse_payload(data, text=text)
     except PayloadError as exc:
         raise MalformedPayload(f"Not a WhatsApp webhook payload: {exc}.") from exc
     digest = hashlib.sha256(body).hexdigest()
@@ -216,7 +216,7 @@ def deliveries_retry(*, older_than: timedelta, max_attempts: int) -> list[int]:
             received_at__lt=cutoff,
             attempts__lt=max_attempts,
         )
-        .order_by("received_at")
+        .order_by("pk")  # the pending index's order: oldest first
         .values_list("pk", flat=True)[:500]
     )
     for delivery_id in ids:
@@ -237,7 +237,7 @@ def delivery_process(
             delivery = delivery_lock(delivery_id)
             if pending_only and delivery.status not in _PENDING:
                 return delivery
-            parsed = parse_payload(_json_load(delivery.body))
+            parsed = parse_payload(_json_load(delivery.body), text=delivery.body)
             result = _deliveries_record([(delivery.pk, parsed)])[delivery.pk]
             delivery.status, delivery.result = result
             if parsed.template_updates:
@@ -295,7 +295,7 @@ def deliveries_process_waiting(*, limit: int) -> int:
             statuses = 0
             for pk, body in claimed:
                 try:
-                    parsed = parse_payload(_json_load(body))
+                    parsed = parse_payload(_json_load(body), text=body)
                 except Exception:
                     alone.append(pk)
                     continue

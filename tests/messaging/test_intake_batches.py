@@ -378,3 +378,33 @@ def test_the_webhook_is_resolved_first_of_every_url():
 
     assert urlpatterns[0].callback is whatsapp_webhook
     assert str(urlpatterns[0].pattern) == "webhooks/whatsapp/"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_delivery_table_has_only_the_indexes_its_insert_and_update_need():
+    """Each POST inserts a row and its worker updates it once: a B-tree for the
+    primary key, the body's hash (ON CONFLICT) and the pending deliveries, a
+    BRIN for the received time (no B-tree entry per insert and per update), and
+    room on each page for the update to stay on its row's page."""
+    table = WebhookDelivery._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, am.amname FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_am am ON am.oid = c.relam "
+            "WHERE i.indrelid = %s::regclass",
+            [table],
+        )
+        indexes = dict(cursor.fetchall())
+        cursor.execute(
+            "SELECT reloptions FROM pg_class WHERE oid = %s::regclass", [table]
+        )
+        (options,) = cursor.fetchone()
+    assert indexes == {
+        f"{table}_pkey": "btree",
+        "messaging_delivery_body_once": "btree",
+        "messaging_delivery_pending": "btree",
+        "messaging_delivery_received_brin": "brin",
+    }
+    assert options == ["fillfactor=70"]

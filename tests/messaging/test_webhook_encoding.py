@@ -13,7 +13,11 @@ import json
 import pytest
 from django.test import RequestFactory
 from django.urls import reverse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from messaging import webhooks
+from messaging.exceptions import PayloadError
 from messaging.models import Message, WebhookDelivery
 from messaging.views import whatsapp_webhook
 from tests import whatsapp
@@ -114,3 +118,41 @@ def test_a_chunked_body_over_the_limit_is_413(settings):
     response = whatsapp_webhook(_chunked_request(body, terminated=True))
     assert response.status_code == 413
     assert not WebhookDelivery.objects.exists()
+
+
+# Any code point, lone surrogates and NUL included (what a hostile body can
+# escape into a JSON string).
+_ANY_CHAR = st.characters(min_codepoint=0, max_codepoint=0x10FFFF, categories=None)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(_ANY_CHAR, max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(_ANY_CHAR, max_size=4), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_JSON, ascii_only=st.booleans())
+def test_the_text_shortcut_never_lets_unstorable_text_through(value, ascii_only):
+    # The intake and the worker skip the walk through every decoded string when
+    # the JSON text shows it cannot hold a NUL or a lone surrogate: whenever the
+    # walk would refuse the body, the text must say "maybe".
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    decoded = json.loads(text)
+    try:
+        webhooks._storable(decoded)
+    except PayloadError:
+        assert webhooks._may_be_unstorable(text), text
+
+
+@pytest.mark.parametrize(
+    "escaped", ["a\\u0000b", "a\\ud800b", "\\udfff", "x\\\\\\u0000"]
+)
+def test_an_escaped_nul_or_lone_surrogate_is_refused_with_the_text_given(escaped):
+    body = json.dumps(
+        {"object": "whatsapp_business_account", "entry": [], "note": "PLACEHOLDER"}
+    ).replace("PLACEHOLDER", escaped)
+    with pytest.raises(PayloadError, match="NUL or an unpaired surrogate"):
+        webhooks.parse_payload(json.loads(body), text=body)
