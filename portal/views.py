@@ -61,8 +61,8 @@ def conversation_cost(request, pk: int):
     """The composer's cost preview (htmx fragment): what sending the chosen
     template (``?template=<id>``) or a free-form text (``?kind=text``) in this
     conversation will cost if delivered now, by billing's own rules
-    (``billing.services.send_cost_preview``). Reads only: the tier count is
-    computed in a transaction that is rolled back."""
+    (``billing.services.send_cost_preview``). Reads only: the tier position
+    is counted from the month so far's charges, nothing is written or locked."""
     try:
         conversation = messaging_selectors.conversation_get(user=request.user, pk=pk)
     except Conversation.DoesNotExist as exc:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
 from django.db.models import Case, IntegerField, Q, Value, When
 
 from messaging import selectors as messaging_selectors
@@ -16,7 +15,6 @@ from messaging.models import Conversation, MessageTemplate
 from .. import rules
 from ..models import Charge, Market, MarketPrefix, Rate
 from ..selectors.pricing import policy_timeline, tier_sets
-from .charges import charges_sync
 
 
 @dataclass(frozen=True)
@@ -75,32 +73,20 @@ def _rate_at(company, *, market: Market, category: str, at: datetime) -> Decimal
 
 def _charged_so_far(company, *, market: Market, category: str, at: datetime) -> int:
     """F3: how many charged messages of the market and category the month has
-    had before ``at``, counted as the invoice counts them: the charges of
-    every delivered message derived by ``charges_sync``, then rolled back
-    (nothing is saved)."""
-
-    class _Rollback(Exception):
-        pass
-
+    had before ``at``: the month so far's charges, as ``usage_sync`` keeps them
+    (within ``BILLING_USAGE_SYNC_DELAY`` seconds of each change, and the beat's
+    sync for what a lost task left), plus those already on an invoice. A read
+    only: no charge is derived here, nothing is written or locked (a preview is
+    a GET of the composer), so a delivery not synced yet is not counted."""
     start, _end = rules.month_bounds(rules.month_of(at, company.zone), company.zone)
-    counted: list[int] = []
-    try:
-        with transaction.atomic():
-            charges_sync(company=company, invoice=None, until=at)
-            counted.append(
-                Charge.objects.filter(
-                    company=company,
-                    billable=True,
-                    market=market,
-                    category=category,
-                    delivered_at__gte=start,
-                    delivered_at__lt=at,
-                ).count()
-            )
-            raise _Rollback
-    except _Rollback:
-        pass
-    return counted[0]
+    return Charge.objects.filter(
+        company=company,
+        billable=True,
+        market=market,
+        category=category,
+        delivered_at__gte=start,
+        delivered_at__lt=at,
+    ).count()
 
 
 def send_cost_preview(

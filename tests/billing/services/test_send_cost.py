@@ -9,12 +9,20 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billing import rules
 from billing.models import Charge, Market
-from billing.services import charge_policy_assign, send_cost_preview, volume_tiers_set
+from billing.services import (
+    charge_policy_assign,
+    send_cost_preview,
+    usage_sync,
+    volume_tiers_set,
+)
 from messaging.models import Message
 from tests.billing_world import World, rate_card
 from tests.factories import ChargePolicyFactory
@@ -204,3 +212,58 @@ def test_the_preview_saves_nothing(client):
     assert preview.position == 2  # one charged utility message before it
     assert preview.cost.amount == Decimal("0.0050")
     assert (Charge.objects.count(), Message.objects.count()) == before
+
+
+def _tiered_world(client) -> World:
+    rate_card(rates=RATES, effective_from=datetime(2026, 1, 1, tzinfo=UTC))
+    world = _world(client, "Spain", "contract")
+    volume_tiers_set(
+        company=world.company,
+        market=Market.objects.get(name="Spain"),
+        category="utility",
+        effective_from=JUNE,
+        tiers=[(2, "0.0050")],
+        actor=None,
+    )
+    return world
+
+
+def test_the_composer_preview_performs_no_write_and_takes_no_lock(client):
+    # A GET of the composer: the tier position is read from the month so far,
+    # not derived by rebuilding the month's charges in a rolled-back transaction.
+    world = _tiered_world(client)
+    world.send_and_deliver("utility", T0 - timedelta(days=3))
+    client.force_login(world.agent)
+    url = reverse("conversation-cost", args=[world._conversation().pk])
+    with (
+        time_machine.travel(T0, tick=False),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        response = client.get(url, {"template": world.templates["utility"].pk})
+    assert response.status_code == 200
+    assert "0.0050" in response.content.decode()  # the second utility message's tier
+    statements = [q["sql"].lstrip().upper() for q in queries.captured_queries]
+    ours = [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE"))]
+    assert ours and all(s.startswith("SELECT") for s in ours), ours
+    assert not [s for s in ours if "FOR UPDATE" in s or "FOR NO KEY" in s], ours
+
+
+def test_a_delivery_counts_for_the_tier_once_the_month_so_far_has_synced_it(
+    client, settings
+):
+    world = _tiered_world(client)
+    settings.BILLING_USAGE_SYNC_ON_CHANGE = False  # as if its sync task were pending
+    world.send_and_deliver("utility", T0 - timedelta(days=3))
+
+    def position() -> int:
+        with time_machine.travel(T0, tick=False):
+            return send_cost_preview(
+                conversation=world._conversation(),
+                template=world.templates["utility"],
+                at=T0,
+            ).position
+
+    assert position() == 1
+    with time_machine.travel(T0, tick=False):
+        usage_sync(company=world.company)
+    assert position() == 2
