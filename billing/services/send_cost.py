@@ -13,7 +13,8 @@ from messaging import selectors as messaging_selectors
 from messaging.models import Conversation, MessageTemplate
 
 from .. import rules
-from ..models import Charge, Market, MarketPrefix, Rate
+from ..models import Charge, Market, Rate
+from ..selectors.markets import markets_of_numbers
 from ..selectors.pricing import policy_timeline, tier_sets
 
 
@@ -36,15 +37,11 @@ def _terms_at(company, at: datetime) -> rules.PolicyTerms:
 
 
 def _market_at(wa_id: str, at: datetime) -> Market:
-    """C6: the market of the recipient's number with the prefixes in force."""
-    prefixes = (
-        MarketPrefix.objects.filter(effective_from__lte=at)
-        .filter(Q(effective_until__isnull=True) | Q(effective_until__gt=at))
-        .order_by("-effective_from")
-        .values_list("prefix", "market__name")
-    )
-    name = rules.market_for(wa_id, prefixes)
-    return Market.objects.get_or_create(name=name)[0]
+    """C6: the market of the recipient's number with the prefixes in force
+    (``selectors.markets_of_numbers``). Read only: a market no row exists for
+    yet (Other, before any charge made it) is returned unsaved, and has no rate."""
+    name = markets_of_numbers(wa_ids=[wa_id], at=at)[wa_id]
+    return Market.objects.filter(name=name).first() or Market(name=name)
 
 
 def _rate_at(company, *, market: Market, category: str, at: datetime) -> Decimal | None:
@@ -109,7 +106,11 @@ def send_cost_preview(
     )
     market = _market_at(conversation.contact.wa_id, at)
     priced_as = rules.rate_category(category, terms)
-    rate = _rate_at(company, market=market, category=priced_as, at=at)
+    rate = (
+        _rate_at(company, market=market, category=priced_as, at=at)
+        if market.pk is not None
+        else None
+    )
     tiers = []
     position = 1
     # Whether it is charged at all decides if the tier position matters.

@@ -267,3 +267,26 @@ def test_a_delivery_counts_for_the_tier_once_the_month_so_far_has_synced_it(
     with time_machine.travel(T0, tick=False):
         usage_sync(company=world.company)
     assert position() == 2
+
+
+def test_a_number_of_no_market_yet_is_previewed_as_other_unpriced_creating_nothing(
+    client,
+):
+    # No market "Other" exists yet (no rate, no charge made it): the preview
+    # names it and prices nothing, and leaves the markets as they were.
+    rate_card(
+        rates={("Spain", "marketing"): "0.0615"},
+        effective_from=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    world = World(client, start=T0, wa_id=f"99971{next(_n):07d}")
+    Market.objects.filter(name="Other").delete()  # as on a database without it
+    markets = Market.objects.count()
+    with time_machine.travel(T0, tick=False):
+        preview = send_cost_preview(
+            conversation=world._conversation(),
+            template=world.templates["marketing"],
+            at=T0,
+        )
+    assert preview.market == "Other"
+    assert (preview.cost.billable, preview.cost.amount) == (True, None)
+    assert Market.objects.count() == markets
