@@ -40,7 +40,16 @@ from .invoices import invoice_lines
 
 # What an invoice keeps of its issuer at finalization (the logo is branding and
 # stays the current one).
-ISSUER_FROZEN_FIELDS = ("legal_name", "address", "tax_id", "email", "payment_details")
+# ``logo`` is the stored file's name: a new upload is a new file (the field
+# never deletes the old one), so a finalized invoice keeps the logo it had.
+ISSUER_FROZEN_FIELDS = (
+    "legal_name",
+    "address",
+    "tax_id",
+    "email",
+    "payment_details",
+    "logo",
+)
 
 CUSTOMER_STATUS_CHOICES = [
     (CustomerStatus.DRAFT, pgettext_lazy("invoice status", "Draft")),
@@ -69,7 +78,7 @@ def issuer_details(issuer: Issuer | None = None) -> dict:
     ``BILLING_ISSUER`` defaults."""
     issuer = issuer or issuer_get()
     if issuer is None:
-        return {**settings.BILLING_ISSUER, "has_logo": False}
+        return {**settings.BILLING_ISSUER, "logo": "", "has_logo": False}
     return {
         "legal_name": issuer.legal_name,
         "address": issuer.address,
@@ -77,26 +86,36 @@ def issuer_details(issuer: Issuer | None = None) -> dict:
         "email": issuer.email,
         "payment_details": issuer.payment_details,
         "payment_terms_days": issuer.payment_terms_days,
+        "logo": issuer.logo.name if issuer.logo else "",
         "has_logo": bool(issuer.logo),
     }
 
 
-def issuer_logo() -> tuple[bytes, str] | None:
-    """The issuer's logo as (bytes, content type), or None."""
-    issuer = issuer_get()
-    if issuer is None or not issuer.logo:
+def issuer_logo(name: str | None = None) -> tuple[bytes, str] | None:
+    """A logo as (bytes, content type), or None: the stored file ``name`` (a
+    finalized document's frozen one), else the issuer's current logo. None too
+    when the file is gone from the storage (the document shows the name)."""
+    if name is None:
+        issuer = issuer_get()
+        if issuer is None or not issuer.logo:
+            return None
+        name = issuer.logo.name
+    if not name:
         return None
-    name = issuer.logo.name.lower()
-    kind = "image/png" if name.endswith(".png") else "image/jpeg"
-    if name.endswith(".svg"):
+    lowered = name.lower()
+    kind = "image/png" if lowered.endswith(".png") else "image/jpeg"
+    if lowered.endswith(".svg"):
         kind = "image/svg+xml"
-    with issuer.logo.open("rb") as fh:
-        return fh.read(), kind
+    try:
+        with Issuer._meta.get_field("logo").storage.open(name, "rb") as fh:
+            return fh.read(), kind
+    except FileNotFoundError:
+        return None
 
 
-def issuer_logo_data_uri() -> str:
+def issuer_logo_data_uri(name: str | None = None) -> str:
     """The logo inlined for the PDF (no URL to fetch while rendering)."""
-    logo = issuer_logo()
+    logo = issuer_logo(name)
     if logo is None:
         return ""
     data, kind = logo
@@ -127,7 +146,9 @@ def invoice_issuer(invoice: Invoice) -> dict:
     Invoices finalized before issuers were frozen show the current one."""
     current = issuer_details()
     if invoice.is_frozen and invoice.issuer_details:
-        return {**current, **invoice.issuer_details}
+        # Frozen before logos were: the current logo, as for other missing keys.
+        frozen = {**current, **invoice.issuer_details}
+        return {**frozen, "has_logo": bool(frozen["logo"])}
     return current
 
 
@@ -192,7 +213,7 @@ def invoice_context(
         "company": invoice.company,
         "issuer": issuer,
         # The logo inlined (data: URI): the page and the PDF fetch nothing.
-        "logo_src": issuer_logo_data_uri() if issuer.get("has_logo") else "",
+        "logo_src": issuer_logo_data_uri(issuer["logo"]) if issuer["has_logo"] else "",
         "details": invoice_customer(invoice),
         "zone": zone,
         "period_first_day": rules.local_date(invoice.period_start, zone),
@@ -241,7 +262,7 @@ def credit_note_context(credit_note: CreditNote, lines) -> dict:
         "invoice": invoice,
         "company": invoice.company,
         "issuer": issuer,
-        "logo_src": issuer_logo_data_uri() if issuer.get("has_logo") else "",
+        "logo_src": issuer_logo_data_uri(issuer["logo"]) if issuer["has_logo"] else "",
         "details": invoice_customer(invoice),
         "zone": zone,
         "issued_on": rules.local_date(credit_note.created_at, zone),

@@ -55,6 +55,7 @@ def test_finalizing_freezes_the_issuer_the_customer_terms_and_due_date():
         "tax_id": "ESA58818501",
         "email": "",
         "payment_details": "IBAN ES91 2100 0418 4502 0005 1332",
+        "logo": "",
     }
     assert invoice.payment_terms_days == 15
     assert invoice.due_date == date(2026, 11, 19)
@@ -83,6 +84,54 @@ def test_later_edits_never_change_a_finalized_invoice():
     assert document["issuer"]["tax_id"] == "ESB12345674"  # the settings' default
     assert document["due_date"] == date(2026, 12, 4)  # 30 days, not 60
     assert document["payment_terms_days"] == 30
+
+
+def _png(colour: str) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 10), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _data_uri(png: bytes) -> str:
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def test_a_finalized_invoice_keeps_its_logo_when_the_issuer_changes_it():
+    from django.core.files.base import ContentFile
+
+    first, second = _png("#0b5c4a"), _png("#aa0000")
+    issuer = Issuer(legal_name="Issuer S.A.", address="Paseo 1", tax_id="ESA58818501")
+    issuer.logo.save("logo.png", ContentFile(first), save=True)
+    invoice = _finalize(_draft(), datetime(2026, 11, 4, 9, tzinfo=UTC))
+    draft = _draft(slug="other-co")
+    # Customer Success uploads a new logo under the same file name.
+    issuer.logo.save("logo.png", ContentFile(second), save=True)
+    invoice.refresh_from_db()
+    assert invoice_document(invoice)["logo_src"] == _data_uri(first)
+    assert invoice_document(draft)["logo_src"] == _data_uri(second)
+    # The issuer removes the logo: the finalized invoice still has its own.
+    issuer.logo = ""
+    issuer.save()
+    assert invoice_document(invoice)["logo_src"] == _data_uri(first)
+    assert invoice_document(draft)["logo_src"] == ""
+
+
+def test_a_frozen_logo_gone_from_the_storage_shows_no_logo():
+    from django.core.files.base import ContentFile
+
+    issuer = Issuer(legal_name="Issuer S.A.", address="Paseo 1", tax_id="ESA58818501")
+    issuer.logo.save("logo.png", ContentFile(_png("#0b5c4a")), save=True)
+    invoice = _finalize(_draft(), datetime(2026, 11, 4, 9, tzinfo=UTC))
+    Issuer._meta.get_field("logo").storage.delete(invoice.issuer_details["logo"])
+    document = invoice_document(invoice)
+    assert document["logo_src"] == ""
+    assert document["issuer"]["legal_name"] == "Issuer S.A."
 
 
 def test_a_draft_shows_the_current_details():
