@@ -6,6 +6,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from .. import rules
 from ..models import Charge, Invoice
 from ..selectors import invoice_customer_status, reason_text
 from ..templatetags.billing_tags import in_zone, market_label, money, rate
@@ -22,8 +23,9 @@ def status_badge(invoice: Invoice) -> str:
 
 
 class InvoiceTable(tables.Table):
-    """F7: the company's invoices with the status the customer reads; sorts by
-    number, period, total, due date and status."""
+    """F7: the company's invoices with the status the customer reads and what
+    is left to pay (D2: less its credit notes); sorts by number, period, total,
+    due date and status."""
 
     number = tables.Column(
         verbose_name=_("Number"), empty_values=(), order_by=("number",)
@@ -39,10 +41,16 @@ class InvoiceTable(tables.Table):
         verbose_name=_("Total"),
         attrs={"td": {"class": "text-end money"}, "th": {"class": "text-end"}},
     )
+    amount_due = tables.Column(
+        verbose_name=_("Amount due"),
+        empty_values=(),
+        orderable=False,
+        attrs={"td": {"class": "text-end money"}, "th": {"class": "text-end"}},
+    )
 
     class Meta:
         model = Invoice
-        fields = ("number", "month", "status", "due_date", "total")
+        fields = ("number", "month", "status", "due_date", "total", "amount_due")
         order_by = ("-month",)
         attrs = {"class": "table table-hover align-middle"}
         empty_text = _(
@@ -65,6 +73,18 @@ class InvoiceTable(tables.Table):
 
     def render_total(self, record):
         return money(record.total, record.currency)
+
+    def render_amount_due(self, record):
+        """F7, D2: ``rules.invoice_balance`` of the list's credits (annotated):
+        "—" for a draft (an estimate) and a void invoice, 0 once paid."""
+        balance = rules.invoice_balance(
+            status=record.status,
+            total=record.total,
+            credits=[record.credits_applied],
+        )
+        if balance.amount_due is None:
+            return "—"
+        return money(balance.amount_due, record.currency)
 
 
 class ChargeTable(tables.Table):

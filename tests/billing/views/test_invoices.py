@@ -186,3 +186,61 @@ def test_an_empty_unfiltered_invoice_list_says_no_invoices_yet(client, world):
     page = client.get(reverse("billing:invoices")).content.decode()
     assert "No invoices yet" in page
     assert "No invoice matches the filter" not in page
+
+
+def _amount_due_cell(page: str, number: str) -> str:
+    """The amount-due cell of the row of invoice ``number``."""
+    from html.parser import HTMLParser
+
+    class Rows(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows, self.cell, self.inside = [], None, False
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                self.rows.append([])
+            elif tag == "td":
+                self.inside, self.cell = True, ""
+
+        def handle_endtag(self, tag):
+            if tag == "td":
+                self.rows[-1].append(self.cell.strip())
+                self.inside = False
+
+        def handle_data(self, data):
+            if self.inside:
+                self.cell += data
+
+    parser = Rows()
+    parser.feed(page)
+    (row,) = [r for r in parser.rows if r and r[0] == number]
+    return row[-1]
+
+
+def test_invoice_list_shows_what_is_left_to_pay_after_credit_notes(client, world):
+    from billing.services import credit_note_issue, invoice_mark_paid
+
+    _traffic(world)
+    invoice = world.finalize(world.invoice(OCT))
+    _login(client, world.admin)
+    page = client.get(reverse("billing:invoices")).content.decode()
+    assert "Amount due" in page
+    assert _amount_due_cell(page, invoice.number) == "€18.37"
+    line = invoice.lines.filter(kind="license").get()
+    credit_note_issue(
+        invoice=invoice, amounts={line.pk: line.amount}, reason="goodwill", actor=None
+    )
+    invoice.refresh_from_db()
+    page = client.get(reverse("billing:invoices")).content.decode()
+    assert _amount_due_cell(page, invoice.number) == "€0.22"  # (18.37 - 15 × 1.21)
+    invoice_mark_paid(invoice=invoice)
+    page = client.get(reverse("billing:invoices")).content.decode()
+    assert _amount_due_cell(page, invoice.number) == "€0.00"
+
+
+def test_a_draft_in_the_invoice_list_owes_nothing_yet(client, world):
+    draft = world.invoice(OCT)
+    page = _login(client, world.admin).get(reverse("billing:invoices")).content.decode()
+    assert _amount_due_cell(page, "Draft") == "—"
+    assert draft.total > 0
