@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_base import ReadOnlyInline
@@ -79,7 +80,7 @@ def _address(details: dict) -> str:
     for key, value in details.items():
         if key not in shown and value and key != "timezone":
             lines.append(f"{key.replace('_', ' ')}: {', '.join(_lines(value))}")
-    return format_html_join(format_html("<br>"), "{}", ((line,) for line in lines))
+    return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
 
 
 class InvoiceLineInline(ReadOnlyInline):
@@ -428,7 +429,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         if not notes:
             return "–"
         return format_html_join(
-            format_html("<br>"),
+            mark_safe("<br>"),
             '<a href="{}">{}</a> ({}, {}) · <a href="{}">{}</a>',
             (
                 (

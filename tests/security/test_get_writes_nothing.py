@@ -127,3 +127,53 @@ def test_the_composer_cost_preview_with_volume_tiers_writes_nothing(tenants):
     statements = [q["sql"].lstrip() for q in queries.captured_queries]
     ours = [s for s in statements if not s.upper().startswith(("SAVEPOINT", "RELEASE"))]
     assert ours and not [s for s in ours if _writes_or_locks(s)], ours
+
+
+def test_no_admin_page_writes_or_locks(tenants):
+    """Customer Success's pages too: every registered model's list, its add form
+    and one object's page, opened by a superuser (every permission), with the
+    tenants' data in the tables."""
+    from django.contrib import admin
+
+    from tests.factories import StaffUserFactory
+
+    client = Client()
+    client.force_login(StaffUserFactory(is_superuser=True))
+    findings, opened = [], 0
+    with time_machine.travel(AFTER, tick=False):
+        for model, model_admin in admin.site._registry.items():
+            meta = model._meta
+            urls = [reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")]
+            if model_admin.has_add_permission(_superuser_request(client)):
+                urls.append(reverse(f"admin:{meta.app_label}_{meta.model_name}_add"))
+            first = model._default_manager.order_by("pk").first()
+            if first is not None:
+                urls.append(
+                    reverse(
+                        f"admin:{meta.app_label}_{meta.model_name}_change",
+                        args=[first.pk],
+                    )
+                )
+            for url in urls:
+                with CaptureQueriesContext(connection) as queries:
+                    response = client.get(url)
+                opened += 1
+                if response.status_code != 200:
+                    findings.append(f"GET {url}: {response.status_code}")
+                for query in queries.captured_queries:
+                    sql = query["sql"].lstrip()
+                    if sql.upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT")):
+                        continue
+                    if _writes_or_locks(sql):
+                        findings.append(f"GET {url}: {sql[:160]}")
+    assert findings == []
+    assert opened >= 40
+
+
+def _superuser_request(client):
+    from django.contrib.auth import get_user_model
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/admin/")
+    request.user = get_user_model().objects.get(pk=client.session["_auth_user_id"])
+    return request
