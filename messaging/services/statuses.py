@@ -1,6 +1,9 @@
 """Delivery statuses: store the provider's status events and derive each
 message's status, timestamps, error and pricing from them (C1)."""
 
+from datetime import datetime
+from typing import NamedTuple
+
 from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.db.models.constants import OnConflict
@@ -60,44 +63,46 @@ def status_batches_record(
             else:
                 touched[message.pk] = message
             rows.append(
-                (
-                    s.wamid,
-                    company_id,
-                    s.status[:12],
-                    s.timestamp,
-                    message.pk if message else None,
-                    delivery_id,
-                    s.recipient_id[:32],
-                    s.error_code,
-                    s.error_title,
-                    s.pricing,
-                    s.raw,
-                    now,
+                _EventRow(
+                    wamid=s.wamid,
+                    company=company_id,
+                    status=s.status[:12],
+                    timestamp=s.timestamp,
+                    message=message.pk if message else None,
+                    delivery=delivery_id,
+                    recipient_id=s.recipient_id[:32],
+                    error_code=s.error_code,
+                    error_title=s.error_title,
+                    pricing=s.pricing,
+                    payload=s.raw,
+                    created_at=now,
                 )
             )
         unknown.append(missing)
     # An exact repeat (same wamid, company, status and timestamp) is kept once.
-    _rows_insert(MessageStatusEvent, _EVENT_COLUMNS, rows, ignore_conflicts=True)
+    _rows_insert(MessageStatusEvent, _EventRow._fields, rows, ignore_conflicts=True)
     message_delivery_refresh(messages=sorted(touched.values(), key=lambda m: m.pk))
     return unknown
 
 
-# The columns of a stored status event, in the order status_batches_record
-# builds its rows.
-_EVENT_COLUMNS = (
-    "wamid",
-    "company",
-    "status",
-    "timestamp",
-    "message",
-    "delivery",
-    "recipient_id",
-    "error_code",
-    "error_title",
-    "pricing",
-    "payload",
-    "created_at",
-)
+class _EventRow(NamedTuple):
+    """A stored status event's columns, by model field name (a foreign key by
+    its id): the INSERT's column list is ``_fields``, so a row built by keyword
+    cannot put a value in another column."""
+
+    wamid: str
+    company: int
+    status: str
+    timestamp: datetime
+    message: int | None
+    delivery: int | None
+    recipient_id: str
+    error_code: int | None
+    error_title: str
+    pricing: dict | None
+    payload: dict
+    created_at: datetime
+
 
 _EVENT_FIELDS = (
     "pk",
