@@ -38,10 +38,9 @@ from ..rules import CustomerStatus
 from .credit_notes import credit_note_lines, credit_notes_of
 from .invoices import invoice_lines
 
-# What an invoice keeps of its issuer at finalization (the logo is branding and
-# stays the current one).
-# ``logo`` is the stored file's name: a new upload is a new file (the field
-# never deletes the old one), so a finalized invoice keeps the logo it had.
+# What an invoice keeps of its issuer at finalization. ``logo`` is the stored
+# file's name: a new upload is a new file (the field never deletes the old one),
+# so a finalized invoice keeps the logo it had.
 ISSUER_FROZEN_FIELDS = (
     "legal_name",
     "address",
