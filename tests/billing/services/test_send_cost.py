@@ -191,29 +191,6 @@ def test_the_answer_to_an_ad_opens_a_free_entry_point_window(client):
     assert preview.cost.amount == 0
 
 
-def test_the_preview_saves_nothing(client):
-    rate_card(rates=RATES, effective_from=datetime(2026, 1, 1, tzinfo=UTC))
-    world = _world(client, "Spain", "contract")
-    volume_tiers_set(
-        company=world.company,
-        market=Market.objects.get(name="Spain"),
-        category="utility",
-        effective_from=JUNE,
-        tiers=[(2, "0.0050")],
-        actor=None,
-    )
-    world.send_and_deliver("utility", T0 - timedelta(days=3))
-    before = (Charge.objects.count(), Message.objects.count())
-    preview = send_cost_preview(
-        conversation=world._conversation(),
-        template=world.templates["utility"],
-        at=T0,
-    )
-    assert preview.position == 2  # one charged utility message before it
-    assert preview.cost.amount == Decimal("0.0050")
-    assert (Charge.objects.count(), Message.objects.count()) == before
-
-
 def _tiered_world(client) -> World:
     rate_card(rates=RATES, effective_from=datetime(2026, 1, 1, tzinfo=UTC))
     world = _world(client, "Spain", "contract")
@@ -226,6 +203,20 @@ def _tiered_world(client) -> World:
         actor=None,
     )
     return world
+
+
+def test_the_preview_saves_nothing(client):
+    world = _tiered_world(client)
+    world.send_and_deliver("utility", T0 - timedelta(days=3))
+    before = (Charge.objects.count(), Message.objects.count())
+    preview = send_cost_preview(
+        conversation=world._conversation(),
+        template=world.templates["utility"],
+        at=T0,
+    )
+    assert preview.position == 2  # one charged utility message before it
+    assert preview.cost.amount == Decimal("0.0050")
+    assert (Charge.objects.count(), Message.objects.count()) == before
 
 
 def test_the_composer_preview_performs_no_write_and_takes_no_lock(client):
